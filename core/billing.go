@@ -1,0 +1,215 @@
+package core
+
+import (
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Billing holds each client's quotas, computes their windows and charges
+// costs through a [Store]. It is the counterpart of the Python ApiBilling.
+// A Billing is safe for concurrent use; it keeps no usage itself, so any
+// number of Billings, in one process or many, can share one store.
+type Billing struct {
+	store     Store
+	clock     func() time.Time
+	reportLoc *time.Location
+	day       atomic.Pointer[DaySpan]
+	clients   registry
+}
+
+// Option configures a [Billing].
+type Option func(*Billing)
+
+// WithClock sets the clock Billing reads the time from. The default is
+// [time.Now]. Tests pass a fake clock to cross window boundaries.
+func WithClock(now func() time.Time) Option {
+	if now == nil {
+		panic("apibilling/core: WithClock expects a non-nil clock")
+	}
+	return func(b *Billing) { b.clock = now }
+}
+
+// WithReportLocation sets the time zone whose calendar days the daily usage
+// reports follow. The default is UTC. Usage is aggregated by day as it is
+// charged, so a change applies to usage charged after it.
+func WithReportLocation(loc *time.Location) Option {
+	if loc == nil {
+		panic("apibilling/core: WithReportLocation expects a non-nil location")
+	}
+	return func(b *Billing) { b.reportLoc = loc }
+}
+
+// New returns a Billing that keeps usage in store. It panics if store is nil.
+func New(store Store, opts ...Option) *Billing {
+	if store == nil {
+		panic("apibilling/core: New expects a non-nil Store")
+	}
+	b := &Billing{store: store, clock: time.Now, reportLoc: time.UTC}
+	for _, o := range opts {
+		o(b)
+	}
+	b.clients.init()
+	return b
+}
+
+// Store returns the store the billing charges.
+func (b *Billing) Store() Store { return b.store }
+
+// Now returns the billing clock's time.
+func (b *Billing) Now() time.Time { return b.clock() }
+
+// ReportLocation returns the zone of the daily usage reports.
+func (b *Billing) ReportLocation() *time.Location { return b.reportLoc }
+
+// SetQuotas sets or replaces the quotas of client, effective at once.
+// Quotas of two equal periods are refused. Usage is kept by the store per
+// window, so usage already recorded for the current windows, by this
+// process or before a restart, counts against the new quotas; changing only
+// a limit keeps the usage counted. Setting no quotas removes the client.
+func (b *Billing) SetQuotas(client string, quotas ...Quota) error {
+	if err := ValidateClientID(client); err != nil {
+		return err
+	}
+	if len(quotas) == 0 {
+		b.clients.remove(client)
+		return nil
+	}
+	if len(quotas) > MaxQuotas {
+		return fmt.Errorf("%w: client %s has %d quotas; at most one per period (%d)", ErrInvalidQuota, quoteClient(client), len(quotas), MaxQuotas)
+	}
+	c := &clientQuotas{id: strings.Clone(client)}
+	var seen PeriodSet
+	for i, q := range quotas {
+		if err := q.Validate(); err != nil {
+			return fmt.Errorf("client %s, quota %d: %w", quoteClient(client), i, err)
+		}
+		if seen.Has(q.Period) {
+			return fmt.Errorf("%w: client %s has two %s quotas", ErrInvalidQuota, quoteClient(client), q.Period)
+		}
+		seen = seen.Add(q.Period)
+		c.rules = append(c.rules, newRule(q))
+	}
+	slices.SortFunc(c.rules, func(x, y *rule) int { return int(x.Period) - int(y.Period) })
+	b.clients.set(c)
+	return nil
+}
+
+// RemoveClient removes the quotas of client; it is then refused with
+// [ErrNoQuotas]. Its recorded usage stays in the store for reporting.
+func (b *Billing) RemoveClient(client string) { b.clients.remove(client) }
+
+// Quotas returns a copy of the quotas of client, shortest period first, or
+// nil if it has none.
+func (b *Billing) Quotas(client string) []Quota {
+	c := b.clients.get(client)
+	if c == nil {
+		return nil
+	}
+	out := make([]Quota, len(c.rules))
+	for i, r := range c.rules {
+		out[i] = r.Quota
+	}
+	return out
+}
+
+// Clients returns the IDs of all clients that have quotas, sorted.
+func (b *Billing) Clients() []string {
+	var out []string
+	for i := range b.clients.shards {
+		s := &b.clients.shards[i]
+		s.mu.RLock()
+		for id := range s.m {
+			out = append(out, id)
+		}
+		s.mu.RUnlock()
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ValidateClientID reports whether id can be a client ID: non-empty and at
+// most [MaxClientIDLen] bytes. Errors wrap [ErrInvalidClient].
+func ValidateClientID(id string) error {
+	if id == "" {
+		return fmt.Errorf("%w: empty", ErrInvalidClient)
+	}
+	if len(id) > MaxClientIDLen {
+		return fmt.Errorf("%w: %d bytes, more than %d", ErrInvalidClient, len(id), MaxClientIDLen)
+	}
+	return nil
+}
+
+// reportDay returns the report day containing t (Unix nanoseconds).
+func (b *Billing) reportDay(t time.Time) DaySpan {
+	n := t.UnixNano()
+	if d := b.day.Load(); d != nil && d.Start <= n && n < d.End {
+		return *d
+	}
+	d := b.daySpanOf(t)
+	b.day.Store(&d)
+	return d
+}
+
+func (b *Billing) daySpanOf(t time.Time) DaySpan {
+	y, m, d := t.In(b.reportLoc).Date()
+	return DaySpan{
+		Start: time.Date(y, m, d, 0, 0, 0, 0, b.reportLoc).UnixNano(),
+		End:   time.Date(y, m, d+1, 0, 0, 0, 0, b.reportLoc).UnixNano(),
+	}
+}
+
+// clientQuotas is one client's compiled quotas, sorted by period. It is
+// immutable once published; SetQuotas replaces it whole.
+type clientQuotas struct {
+	id    string
+	rules []*rule
+}
+
+// registry maps client IDs to their quotas in shards, so that lookups on
+// many cores rarely touch the same lock.
+type registry struct {
+	seed   maphash.Seed
+	shards [64]struct {
+		mu sync.RWMutex
+		m  map[string]*clientQuotas
+		_  [32]byte // keep shards on separate cache lines
+	}
+}
+
+func (r *registry) init() {
+	r.seed = maphash.MakeSeed()
+	for i := range r.shards {
+		r.shards[i].m = make(map[string]*clientQuotas)
+	}
+}
+
+func (r *registry) shard(id string) int {
+	return int(maphash.String(r.seed, id) % uint64(len(r.shards)))
+}
+
+func (r *registry) get(id string) *clientQuotas {
+	s := &r.shards[r.shard(id)]
+	s.mu.RLock()
+	c := s.m[id]
+	s.mu.RUnlock()
+	return c
+}
+
+func (r *registry) set(c *clientQuotas) {
+	s := &r.shards[r.shard(c.id)]
+	s.mu.Lock()
+	s.m[c.id] = c
+	s.mu.Unlock()
+}
+
+func (r *registry) remove(id string) {
+	s := &r.shards[r.shard(id)]
+	s.mu.Lock()
+	delete(s.m, id)
+	s.mu.Unlock()
+}

@@ -1,0 +1,202 @@
+package core
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// Quota is one limit of a client: at most Limit credits in each window of
+// Period. Windows tile time forwards and backwards from Anchor:
+//
+//   - Second, Minute, Hour: fixed durations from the anchor instant.
+//   - Day, Week: calendar days in the anchor's time zone (its
+//     [time.Time.Location]). A window runs from the anchor's wall-clock time
+//     to the same wall-clock time one (or seven) days later, so it is 23 or 25
+//     hours long across a DST change.
+//   - Month: starts on the anchor's day of month at its wall-clock time. In a
+//     shorter month the start is clamped to the last day, without drifting
+//     later months: an anchor on Jan 31 gives Feb 28 (or 29), Mar 31, Apr 30.
+//   - Year: likewise; an anchor on Feb 29 gives Feb 28 in other years.
+type Quota struct {
+	// Period is the length of each window.
+	Period Period
+	// Limit is the most credits a window admits, from 0 to [MaxCredits], or
+	// [Unlimited].
+	Limit Credits
+	// Anchor is the instant one window starts at, and its Location the zone
+	// whose calendar day, week, month and year windows follow. The zero value
+	// means [DefaultAnchor].
+	Anchor time.Time
+}
+
+// DefaultAnchor is the anchor of a [Quota] whose Anchor is the zero time:
+// Monday 2001-01-01 00:00:00 UTC, so day, week, month and year windows start
+// at midnight UTC on a day, a Monday, the 1st and January 1st.
+var DefaultAnchor = time.Date(2001, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// Anchors must lie in these years, so that every window fits in Unix
+// nanoseconds.
+const (
+	minAnchorYear = 1700
+	maxAnchorYear = 2200
+)
+
+// Unlimited reports whether the quota never refuses.
+func (q Quota) Unlimited() bool { return q.Limit == Unlimited }
+
+// Validate reports why q cannot be used, or nil. Errors wrap [ErrInvalidQuota].
+func (q Quota) Validate() error {
+	if !q.Period.Valid() {
+		return fmt.Errorf("%w: unknown period %d", ErrInvalidQuota, uint8(q.Period))
+	}
+	if q.Limit != Unlimited && (q.Limit < 0 || q.Limit > MaxCredits) {
+		return fmt.Errorf("%w: %s limit %d micro-credits is out of range (0 to %d, or Unlimited)", ErrInvalidQuota, q.Period, int64(q.Limit), int64(MaxCredits))
+	}
+	a := q.anchor()
+	if y := a.Year(); y < minAnchorYear || y > maxAnchorYear {
+		return fmt.Errorf("%w: %s anchor %s is outside the years %d to %d", ErrInvalidQuota, q.Period, a.Format(time.RFC3339), minAnchorYear, maxAnchorYear)
+	}
+	return nil
+}
+
+func (q Quota) anchor() time.Time {
+	if q.Anchor.IsZero() {
+		return DefaultAnchor
+	}
+	return q.Anchor
+}
+
+// Window returns the window of q that contains t: start <= t < end. It is
+// calendar arithmetic only; q is not validated.
+func (q Quota) Window(t time.Time) (start, end time.Time) {
+	r := newRule(q)
+	s, e := r.compute(t.UnixNano())
+	loc := q.anchor().Location()
+	return time.Unix(0, s).In(loc), time.Unix(0, e).In(loc)
+}
+
+// span is a window as Unix nanoseconds, start inclusive, end exclusive.
+type span struct{ start, end int64 }
+
+// rule is a validated quota compiled for fast window look-ups: the anchor's
+// wall clock is split once, and the current window is cached.
+type rule struct {
+	Quota
+	anchorNano int64
+	loc        *time.Location
+	year       int
+	month      time.Month
+	day        int
+	hour, min  int
+	sec, nsec  int
+	step       int64 // fixed periods: window length in nanoseconds
+	cache      atomic.Pointer[span]
+}
+
+func newRule(q Quota) *rule {
+	a := q.anchor()
+	r := &rule{Quota: q, anchorNano: a.UnixNano(), loc: a.Location()}
+	r.Anchor = a
+	r.year, r.month, r.day = a.Date()
+	r.hour, r.min, r.sec = a.Clock()
+	r.nsec = a.Nanosecond()
+	switch q.Period {
+	case Second:
+		r.step = int64(time.Second)
+	case Minute:
+		r.step = int64(time.Minute)
+	case Hour:
+		r.step = int64(time.Hour)
+	}
+	return r
+}
+
+// window returns the window containing t, from the cache when it still holds.
+func (r *rule) window(t int64) (start, end int64) {
+	if c := r.cache.Load(); c != nil && c.start <= t && t < c.end {
+		return c.start, c.end
+	}
+	s, e := r.compute(t)
+	r.cache.Store(&span{s, e})
+	return s, e
+}
+
+// compute returns the window containing t without the cache.
+func (r *rule) compute(t int64) (start, end int64) {
+	if r.step != 0 {
+		k := floorDiv(t-r.anchorNano, r.step)
+		start = r.anchorNano + k*r.step
+		return start, start + r.step
+	}
+	var k int
+	switch r.Period {
+	case Day:
+		k = int(floorDiv(t-r.anchorNano, int64(24*time.Hour)))
+	case Week:
+		k = int(floorDiv(t-r.anchorNano, int64(7*24*time.Hour)))
+	case Month:
+		ty, tm, _ := time.Unix(0, t).In(r.loc).Date()
+		k = (ty-r.year)*12 + int(tm-r.month)
+	case Year:
+		k = time.Unix(0, t).In(r.loc).Year() - r.year
+	}
+	// The estimate is at most one window off (DST shifts, clamping, or the
+	// anchor's time of day); step until start(k) <= t < start(k+1).
+	for r.startOf(k) > t {
+		k--
+	}
+	for r.startOf(k+1) <= t {
+		k++
+	}
+	return r.startOf(k), r.startOf(k + 1)
+}
+
+// startOf returns the start of the k-th window after (k < 0: before) the one
+// starting at the anchor.
+func (r *rule) startOf(k int) int64 {
+	switch r.Period {
+	case Day:
+		return time.Date(r.year, r.month, r.day+k, r.hour, r.min, r.sec, r.nsec, r.loc).UnixNano()
+	case Week:
+		return time.Date(r.year, r.month, r.day+7*k, r.hour, r.min, r.sec, r.nsec, r.loc).UnixNano()
+	case Month:
+		m := int(r.month) - 1 + k
+		y := r.year + floorDivInt(m, 12)
+		m -= floorDivInt(m, 12) * 12
+		return r.clamped(y, time.Month(m+1))
+	case Year:
+		return r.clamped(r.year+k, r.month)
+	}
+	return r.anchorNano + int64(k)*r.step
+}
+
+// clamped returns the anchor's day and wall-clock time in year y, month m,
+// with the day clamped to the month's last day.
+func (r *rule) clamped(y int, m time.Month) int64 {
+	d := r.day
+	if last := daysIn(y, m); d > last {
+		d = last
+	}
+	return time.Date(y, m, d, r.hour, r.min, r.sec, r.nsec, r.loc).UnixNano()
+}
+
+func daysIn(y int, m time.Month) int {
+	return time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func floorDivInt(a, b int) int {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}

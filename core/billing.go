@@ -158,8 +158,8 @@ func (b *Billing) reportDay(t time.Time) DaySpan {
 func (b *Billing) daySpanOf(t time.Time) DaySpan {
 	y, m, d := t.In(b.reportLoc).Date()
 	return DaySpan{
-		Start: time.Date(y, m, d, 0, 0, 0, 0, b.reportLoc).UnixNano(),
-		End:   time.Date(y, m, d+1, 0, 0, 0, 0, b.reportLoc).UnixNano(),
+		Start: wallTime(y, m, d, 0, 0, 0, 0, b.reportLoc),
+		End:   wallTime(y, m, d+1, 0, 0, 0, 0, b.reportLoc),
 	}
 }
 

@@ -157,9 +157,9 @@ func (r *rule) compute(t int64) (start, end int64) {
 func (r *rule) startOf(k int) int64 {
 	switch r.Period {
 	case Day:
-		return time.Date(r.year, r.month, r.day+k, r.hour, r.min, r.sec, r.nsec, r.loc).UnixNano()
+		return wallTime(r.year, r.month, r.day+k, r.hour, r.min, r.sec, r.nsec, r.loc)
 	case Week:
-		return time.Date(r.year, r.month, r.day+7*k, r.hour, r.min, r.sec, r.nsec, r.loc).UnixNano()
+		return wallTime(r.year, r.month, r.day+7*k, r.hour, r.min, r.sec, r.nsec, r.loc)
 	case Month:
 		m := int(r.month) - 1 + k
 		y := r.year + floorDivInt(m, 12)
@@ -178,7 +178,36 @@ func (r *rule) clamped(y int, m time.Month) int64 {
 	if last := daysIn(y, m); d > last {
 		d = last
 	}
-	return time.Date(y, m, d, r.hour, r.min, r.sec, r.nsec, r.loc).UnixNano()
+	return wallTime(y, m, d, r.hour, r.min, r.sec, r.nsec, r.loc)
+}
+
+// wallTime returns the instant, as Unix nanoseconds, at which the clocks of
+// loc show the given date and time (out-of-range fields normalised as
+// [time.Date] does). Where clocks were turned back and the time occurs
+// twice, it is the first occurrence; where they were turned forward and the
+// time does not occur, it is the time as read before the change, that is
+// shifted later by the gap (02:30 becomes 03:30, and a midnight that does
+// not occur becomes the first instant of that day). [time.Date] leaves both
+// choices open, and in practice they depend on the sign of the zone's
+// offset, which would start a day window on the previous calendar day in
+// zones that change clocks at midnight.
+func wallTime(y int, m time.Month, d, hour, min, sec, nsec int, loc *time.Location) int64 {
+	t := time.Date(y, m, d, hour, min, sec, nsec, loc)
+	n := t.UnixNano()
+	wall := time.Date(y, m, d, hour, min, sec, nsec, time.UTC).UnixNano()
+	_, off := t.Zone()
+	if n+int64(off)*int64(time.Second) < wall {
+		// In a gap, resolved to before it: read the time with the offset
+		// in effect before the gap (the one t has).
+		return wall - int64(off)*int64(time.Second)
+	}
+	if from, _ := t.ZoneBounds(); !from.IsZero() {
+		_, prev := from.Add(-1).Zone()
+		if e := wall - int64(prev)*int64(time.Second); prev > off && e < from.UnixNano() {
+			return e // the first of two occurrences, before clocks were turned back
+		}
+	}
+	return n
 }
 
 func daysIn(y int, m time.Month) int {

@@ -1,0 +1,166 @@
+package storetest
+
+import (
+	"errors"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/frappy-go/apibilling/core"
+)
+
+// testBilling goes through core.Billing with a fake clock: tracking with
+// labels, a refusal, refunds, status, a second Billing on the same store (as
+// after a restart, or another instance), crossing a day boundary, daily
+// reports, deletion and a closed store.
+func testBilling(t *testing.T, e *env) {
+	ctx := t.Context()
+	d0 := time.Unix(0, e.base).UTC()
+	d1 := d0.AddDate(0, 0, 1)
+	clk := &fakeClock{}
+	clk.Set(d0.Add(23*time.Hour + 58*time.Minute))
+	quotas := []core.Quota{
+		{Period: core.Minute, Limit: 10 * credit},
+		{Period: core.Day, Limit: 100 * credit},
+		// Renews at noon, so the day boundary of the test stays inside one month window.
+		{Period: core.Month, Limit: 1000 * credit, Anchor: d0.AddDate(0, 0, -5).Add(12 * time.Hour)},
+	}
+	newBilling := func() *core.Billing {
+		b := core.New(e.store, core.WithClock(clk.Now))
+		if err := b.SetQuotas("acme", quotas...); err != nil {
+			t.Fatalf("SetQuotas: %v", err)
+		}
+		return b
+	}
+	wantStatus := func(what string, b *core.Billing, want ...core.Credits) {
+		t.Helper()
+		out, err := b.Status(ctx, "acme")
+		if err != nil {
+			t.Fatalf("%s: Status: %v", what, err)
+		}
+		if got := used(&out); !slices.Equal(got, want) {
+			t.Errorf("%s: Status used %v, want %v", what, got, want)
+		}
+	}
+	track := func(b *core.Billing, label string, cost core.Credits) core.Outcome {
+		t.Helper()
+		out, err := b.TrackLabel(ctx, "acme", label, cost)
+		if err != nil {
+			t.Fatalf("TrackLabel(%q, %v): %v", label, cost, err)
+		}
+		return out
+	}
+
+	b := newBilling()
+	track(b, "/a", 1*credit)
+	track(b, "/b", 2*credit)
+	out := track(b, "/a", 3*credit)
+	if got, want := used(&out), []core.Credits{6 * credit, 6 * credit, 6 * credit}; !slices.Equal(got, want) {
+		t.Errorf("Track outcome used %v, want %v", got, want)
+	}
+
+	refused, err := b.Track(ctx, "acme", 5*credit)
+	var qe *core.QuotaExceededError
+	if !errors.As(err, &qe) {
+		t.Fatalf("Track over the minute quota: error %v, want a *core.QuotaExceededError", err)
+	}
+	if qe.Quota != core.Minute || qe.Remaining != 4*credit || qe.Required != 5*credit || !qe.RenewsAt.Equal(d0.Add(23*time.Hour+59*time.Minute)) {
+		t.Errorf("QuotaExceededError = {%v remaining %v required %v renews %v}, want {minute 4 5 %v}",
+			qe.Quota, qe.Remaining, qe.Required, qe.RenewsAt, d0.Add(23*time.Hour+59*time.Minute))
+	}
+	if err := b.Refund(ctx, &refused); err != nil {
+		t.Errorf("Refund of a refused charge: %v", err)
+	}
+	wantStatus("after a refusal", b, 6*credit, 6*credit, 6*credit)
+
+	failed := track(b, "/unstable", 2*credit)
+	wantStatus("before a refund", b, 8*credit, 8*credit, 8*credit)
+	for i := range 2 {
+		if err := b.Refund(ctx, &failed); err != nil {
+			t.Fatalf("Refund %d: %v", i, err)
+		}
+		wantStatus("after a refund", b, 6*credit, 6*credit, 6*credit)
+	}
+
+	// A second Billing on the store sees and shares the usage.
+	b2 := newBilling()
+	wantStatus("a new Billing", b2, 6*credit, 6*credit, 6*credit)
+	track(b2, "", 4*credit)
+	if _, err := b.Track(ctx, "acme", credit); !errors.Is(err, core.ErrQuotaExceeded) {
+		t.Errorf("Track on the first Billing after the second filled the minute: error %v, want core.ErrQuotaExceeded", err)
+	}
+	wantStatus("the first Billing", b, 10*credit, 10*credit, 10*credit)
+
+	// The next day: new minute and day windows, the same month window.
+	clk.Set(d1.Add(30 * time.Second))
+	wantStatus("the next day", b, 0, 0, 10*credit)
+	track(b, "/a", 2*credit)
+	wantStatus("the next day", b2, 2*credit, 2*credit, 12*credit)
+
+	days, err := b.DailyUsage(ctx, "acme", d0, d1.AddDate(0, 0, 1))
+	if err != nil {
+		t.Fatalf("DailyUsage: %v", err)
+	}
+	wantDays := []dailySummary{
+		{d0.Format(time.DateOnly), 10 * credit, map[string]core.Credits{"/a": 4 * credit, "/b": 2 * credit, "": 4 * credit}},
+		{d1.Format(time.DateOnly), 2 * credit, map[string]core.Credits{"/a": 2 * credit}},
+	}
+	checkDays(t, "DailyUsage", days, wantDays)
+	if total, err := b.TotalUsage(ctx, "acme", d0, d1.AddDate(0, 0, 1)); err != nil || total != 12*credit {
+		t.Errorf("TotalUsage = %v, %v; want 12, nil", total, err)
+	}
+
+	// Deleting the first day takes its credits out of the month window only.
+	n, err := b.DeleteUsage(ctx, "acme", d0, d1)
+	if err != nil {
+		t.Fatalf("DeleteUsage: %v", err)
+	}
+	if got, want := n, 10*credit; got != want {
+		t.Errorf("DeleteUsage = %v, want %v", got, want)
+	}
+	wantStatus("after deleting the first day", b, 2*credit, 2*credit, 2*credit)
+	days, err = b2.DailyUsage(ctx, "acme", d0, d1.AddDate(0, 0, 1))
+	if err != nil {
+		t.Fatalf("DailyUsage: %v", err)
+	}
+	checkDays(t, "DailyUsage after deleting", days, wantDays[1:])
+
+	if err := e.store.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := b.Track(ctx, "acme", credit); !errors.Is(err, core.ErrStoreUnavailable) || !errors.Is(err, core.ErrClosed) {
+		t.Errorf("Track on a closed store: error %v, want one wrapping core.ErrStoreUnavailable and core.ErrClosed", err)
+	}
+}
+
+// used returns the usage of each quota of an outcome.
+func used(o *core.Outcome) []core.Credits {
+	out := make([]core.Credits, o.Len())
+	for i := range out {
+		out[i] = o.Quota(i).Used
+	}
+	return out
+}
+
+// dailySummary is what the suite checks of a core.DailyUsage.
+type dailySummary struct {
+	date    string
+	credits core.Credits
+	byLabel map[string]core.Credits // labels of zero credits left out
+}
+
+func checkDays(t *testing.T, what string, got []core.DailyUsage, want []dailySummary) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d days, want %d: %+v", what, len(got), len(want), got)
+		return
+	}
+	for i, d := range got {
+		labels := maps.Clone(d.ByLabel)
+		maps.DeleteFunc(labels, func(_ string, c core.Credits) bool { return c == 0 })
+		if d.Date != want[i].date || d.Credits != want[i].credits || !maps.Equal(labels, want[i].byLabel) {
+			t.Errorf("%s: day %d = %s %v %v, want %s %v %v", what, i, d.Date, d.Credits, labels, want[i].date, want[i].credits, want[i].byLabel)
+		}
+	}
+}

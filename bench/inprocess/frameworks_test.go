@@ -1,0 +1,55 @@
+package inprocess
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/frappy-go/apibilling/bench/internal/apps"
+	"github.com/gin-gonic/gin"
+	"github.com/gofiber/fiber/v2"
+	"github.com/labstack/echo/v4"
+)
+
+// The variants each framework is measured in. The names are what
+// cmd/report reads: bare, anchor, billing-memory (default headers),
+// billing-memory-legacy (only the X-RateLimit-* triple, as the anchors of
+// gin and fiber send), billing-memory-noheaders (none, as echo's
+// RateLimiter sends) and billing-bolt (durable bolt, default headers).
+
+func BenchmarkGin(b *testing.B) {
+	run := func(name string, mw func(b *testing.B) []gin.HandlerFunc) {
+		b.Run(name, func(b *testing.B) {
+			modes(b, func(b *testing.B, parallel bool) {
+				serveHTTP(b, apps.Gin(mw(b)...), parallel)
+			})
+		})
+	}
+	run("bare", func(*testing.B) []gin.HandlerFunc { return nil })
+	run("anchor", func(*testing.B) []gin.HandlerFunc { return []gin.HandlerFunc{apps.UluleGin()} })
+}
+
+func BenchmarkEcho(b *testing.B) {
+	run := func(name string, mw func(b *testing.B) []echo.MiddlewareFunc) {
+		b.Run(name, func(b *testing.B) {
+			modes(b, func(b *testing.B, parallel bool) {
+				serveHTTP(b, http.Handler(apps.Echo(mw(b)...)), parallel)
+			})
+		})
+	}
+	run("bare", func(*testing.B) []echo.MiddlewareFunc { return nil })
+	run("anchor", func(*testing.B) []echo.MiddlewareFunc { return []echo.MiddlewareFunc{apps.EchoRateLimiter()} })
+}
+
+func BenchmarkFiber(b *testing.B) {
+	run := func(name string, mw func(b *testing.B) []fiber.Handler) {
+		b.Run(name, func(b *testing.B) {
+			modes(b, func(b *testing.B, parallel bool) {
+				app := apps.Fiber(mw(b)...)
+				b.Cleanup(func() { _ = app.Shutdown() })
+				serveFast(b, app.Handler(), parallel)
+			})
+		})
+	}
+	run("bare", func(*testing.B) []fiber.Handler { return nil })
+	run("anchor", func(*testing.B) []fiber.Handler { return []fiber.Handler{apps.FiberLimiter()} })
+}

@@ -1,0 +1,106 @@
+package core_test
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/stores/memory"
+)
+
+// benchBilling returns a Billing over the memory store whose clients each
+// have a day and a month quota large enough never to refuse.
+func benchBilling(b *testing.B, clients int) (*core.Billing, []string) {
+	b.Helper()
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	bill := core.New(memory.New(), core.WithClock(func() time.Time { return now }))
+	ids := make([]string, clients)
+	for i := range ids {
+		ids[i] = "client-" + strconv.Itoa(i)
+		err := bill.SetQuotas(ids[i],
+			core.Quota{Period: core.Day, Limit: core.MaxCredits},
+			core.Quota{Period: core.Month, Limit: core.MaxCredits, Anchor: time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)},
+		)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return bill, ids
+}
+
+func BenchmarkTrack(b *testing.B) {
+	for _, clients := range []int{1, 10_000} {
+		b.Run("clients="+strconv.Itoa(clients)+"/serial", func(b *testing.B) {
+			bill, ids := benchBilling(b, clients)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := bill.Track(ctx, ids[i%len(ids)], 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("clients="+strconv.Itoa(clients)+"/parallel", func(b *testing.B) {
+			bill, ids := benchBilling(b, clients)
+			ctx := context.Background()
+			var next atomic.Int64
+			var failed atomic.Value
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := int(next.Add(7919)) // spread goroutines over the clients
+				for pb.Next() {
+					if _, err := bill.Track(ctx, ids[i%len(ids)], 1); err != nil {
+						failed.Store(err)
+						return
+					}
+					i++
+				}
+			})
+			if err := failed.Load(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// BenchmarkMutexMap is the baseline for BenchmarkTrack: one update of a
+// mutex-guarded map, the least a shared in-memory counter costs.
+func BenchmarkMutexMap(b *testing.B) {
+	for _, clients := range []int{1, 10_000} {
+		ids := make([]string, clients)
+		for i := range ids {
+			ids[i] = "client-" + strconv.Itoa(i)
+		}
+		b.Run("clients="+strconv.Itoa(clients)+"/serial", func(b *testing.B) {
+			var mu sync.Mutex
+			m := map[string]int64{}
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				mu.Lock()
+				m[ids[i%len(ids)]]++
+				mu.Unlock()
+			}
+		})
+		b.Run("clients="+strconv.Itoa(clients)+"/parallel", func(b *testing.B) {
+			var mu sync.Mutex
+			m := map[string]int64{}
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				i := int(next.Add(7919))
+				for pb.Next() {
+					mu.Lock()
+					m[ids[i%len(ids)]]++
+					mu.Unlock()
+					i++
+				}
+			})
+		})
+	}
+}

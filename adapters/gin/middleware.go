@@ -1,0 +1,133 @@
+package ginbilling
+
+import (
+	"github.com/gin-gonic/gin"
+
+	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/internal/httpbilling"
+)
+
+// New returns a middleware that bills every request it handles to the
+// client that id finds, one credit each unless [WithCost] or
+// [WithCostFunc] say otherwise. It is NewMiddleware(b, id, opts...).Handler().
+func New(b *core.Billing, id Identity, opts ...Option) gin.HandlerFunc {
+	return NewMiddleware(b, id, opts...).Handler()
+}
+
+// Middleware is a configured billing middleware from which route-level
+// handlers with their own costs are derived. It is safe for concurrent use.
+//
+// A request must be billed by one handler only: use [Middleware.Handler] on
+// a group, or one handler per route, not both on one route.
+type Middleware struct {
+	cfg   config
+	meter *httpbilling.Meter
+}
+
+type config struct {
+	id           Identity
+	cost         core.Credits
+	costFunc     CostFunc
+	skip         func(*gin.Context) bool
+	label        func(*gin.Context) string
+	denied       ErrorHandler
+	failed       ErrorHandler
+	unidentified ErrorHandler
+	meter        httpbilling.Config
+}
+
+// NewMiddleware returns a Middleware that bills the client that id finds.
+// It panics if b or id is nil.
+func NewMiddleware(b *core.Billing, id Identity, opts ...Option) *Middleware {
+	if b == nil {
+		panic("ginbilling: NewMiddleware expects a non-nil Billing")
+	}
+	if id == nil {
+		panic("ginbilling: NewMiddleware expects a non-nil Identity")
+	}
+	m := &Middleware{cfg: config{id: id, cost: core.Credit}}
+	m.cfg.meter.Billing = b
+	for _, o := range opts {
+		o(&m.cfg)
+	}
+	m.meter = httpbilling.NewMeter(m.cfg.meter)
+	return m
+}
+
+// Handler returns the middleware with the configured cost: one credit, or
+// as [WithCost] or [WithCostFunc] set.
+func (m *Middleware) Handler() gin.HandlerFunc { return m.handler(m.cfg.cost, m.cfg.costFunc) }
+
+// Cost returns a route-level handler that bills cost, such as
+// 5*core.Credit, with the middleware's other options.
+func (m *Middleware) Cost(cost core.Credits) gin.HandlerFunc { return m.handler(cost, nil) }
+
+// CostFunc returns a route-level handler that bills the cost f computes
+// from the request, with the middleware's other options. It panics if f is
+// nil.
+func (m *Middleware) CostFunc(f CostFunc) gin.HandlerFunc {
+	if f == nil {
+		panic("ginbilling: CostFunc expects a non-nil function")
+	}
+	return m.handler(0, f)
+}
+
+func (m *Middleware) handler(cost core.Credits, costFunc CostFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		cfg := &m.cfg
+		if cfg.skip != nil && cfg.skip(c) {
+			c.Next()
+			return
+		}
+		ctx := c.Request.Context()
+		ch := new(httpbilling.Charge)
+		client, err := identify(cfg.id, c)
+		if err == nil && costFunc != nil {
+			cost, err = costFunc(c)
+		}
+		if err != nil {
+			m.meter.Reject(ch, err)
+		} else {
+			label := ""
+			if cfg.label != nil {
+				label = cfg.label(c)
+			} else {
+				label = c.FullPath()
+			}
+			m.meter.Charge(ctx, ch, client, label, cost)
+		}
+		h := c.Writer.Header()
+		for i, hd := range ch.Headers() {
+			h[hd.Name] = ch.Values(i)
+		}
+		if ch.Status != 0 {
+			m.answer(c, ch)
+			c.Abort()
+			return
+		}
+		if ch.Billed {
+			c.Set(outcomeKey{}, &ch.Outcome)
+		}
+		c.Next()
+		m.meter.Finish(ctx, ch, c.Writer.Status())
+	}
+}
+
+// answer writes the response of a request that does not pass.
+func (m *Middleware) answer(c *gin.Context, ch *httpbilling.Charge) {
+	var h ErrorHandler
+	switch ch.Kind() {
+	case httpbilling.Denied:
+		h = m.cfg.denied
+	case httpbilling.Unidentified:
+		h = m.cfg.unidentified
+	default:
+		_ = c.Error(ch.Err)
+		h = m.cfg.failed
+	}
+	if h != nil {
+		h(c, ch.Err)
+		return
+	}
+	c.Data(ch.Status, httpbilling.ProblemContentType, ch.Problem())
+}

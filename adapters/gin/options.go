@@ -1,0 +1,106 @@
+package ginbilling
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/frappy-go/apibilling/core"
+)
+
+// Option configures a [Middleware].
+type Option func(*config)
+
+// CostFunc returns the cost of a request, for costs that depend on it.
+// Returning an error charges nothing: [BadCost] answers its own status
+// (such as 400), other errors answer 500.
+type CostFunc func(c *gin.Context) (core.Credits, error)
+
+// ErrorHandler answers a request the middleware does not pass to its
+// handler; err says why (see [StatusOf]). The rate-limit headers and
+// Retry-After are already set. The request is aborted afterwards.
+type ErrorHandler func(c *gin.Context, err error)
+
+// WithCost sets the cost of every request billed by [Middleware.Handler]
+// (and [New]). Default: 1 credit ([core.Credit]); 0 bills nothing but still
+// answers the headers.
+func WithCost(cost core.Credits) Option {
+	return func(c *config) { c.cost, c.costFunc = cost, nil }
+}
+
+// WithCostFunc computes the cost of every request billed by
+// [Middleware.Handler] (and [New]) from the request.
+func WithCostFunc(f CostFunc) Option {
+	if f == nil {
+		panic("ginbilling: WithCostFunc expects a non-nil function")
+	}
+	return func(c *config) { c.costFunc = f }
+}
+
+// WithSkipper skips billing for the requests skip reports true for: they
+// pass unbilled and without rate-limit headers.
+func WithSkipper(skip func(c *gin.Context) bool) Option {
+	return func(c *config) { c.skip = skip }
+}
+
+// WithLabel sets the label under which a request's usage is reported per
+// day. Default: the route pattern, c.FullPath().
+func WithLabel(label func(c *gin.Context) string) Option {
+	return func(c *config) { c.label = label }
+}
+
+// WithRefund sets which statuses of the handler refund the request's
+// charge. Default: status >= 500. A nil predicate never refunds.
+func WithRefund(refund func(status int) bool) Option {
+	if refund == nil {
+		refund = func(int) bool { return false }
+	}
+	return func(c *config) { c.meter.Refund = refund }
+}
+
+// WithFailOpen lets requests pass to their handlers, unbilled and without
+// rate-limit headers, when the store fails; the failure is logged. Default:
+// fail closed, answering 503 with Retry-After.
+func WithFailOpen() Option { return func(c *config) { c.meter.FailOpen = true } }
+
+// WithStoreRetryAfter sets the Retry-After of the 503 answered when the
+// store fails, rounded up to whole seconds. Default: 1 second.
+func WithStoreRetryAfter(d time.Duration) Option {
+	return func(c *config) { c.meter.StoreRetryAfter = d }
+}
+
+// WithLogger sets the logger of store failures passed with
+// [WithFailOpen] and of failed refunds. Default: [slog.Default].
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.meter.Logger = l } }
+
+// WithDeniedHandler replaces the answer to a refused request: 429 (err is a
+// [*core.QuotaExceededError]) or 403 (err wraps [core.ErrNoQuotas]).
+// Default: the problem+json body of the HTTP behaviour.
+func WithDeniedHandler(h ErrorHandler) Option { return func(c *config) { c.denied = h } }
+
+// WithErrorHandler replaces the answer to a request whose cost or billing
+// failed: 500 (invalid cost), the status of [BadCost], or 503 (err wraps
+// [core.ErrStoreUnavailable]). Default: problem+json.
+func WithErrorHandler(h ErrorHandler) Option { return func(c *config) { c.failed = h } }
+
+// WithIdentityHandler replaces the answer to a request without a valid
+// client identity (401). Default: problem+json.
+func WithIdentityHandler(h ErrorHandler) Option { return func(c *config) { c.unidentified = h } }
+
+// WithoutLegacyHeaders leaves out the X-RateLimit-Limit, -Remaining and
+// -Reset headers. Default: sent.
+func WithoutLegacyHeaders() Option { return func(c *config) { c.meter.NoLegacyHeaders = true } }
+
+// WithoutDraftHeaders leaves out the RateLimit-Policy and RateLimit headers
+// of draft-ietf-httpapi-ratelimit-headers. Default: sent.
+func WithoutDraftHeaders() Option { return func(c *config) { c.meter.NoDraftHeaders = true } }
+
+// WithHeaderNames renames the legacy triple; an empty name keeps its
+// default. Names are sent exactly as written. Default: X-RateLimit-Limit,
+// X-RateLimit-Remaining, X-RateLimit-Reset.
+func WithHeaderNames(limit, remaining, reset string) Option {
+	return func(c *config) {
+		c.meter.LimitHeader, c.meter.RemainingHeader, c.meter.ResetHeader = limit, remaining, reset
+	}
+}

@@ -1,0 +1,139 @@
+package echobilling
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/internal/httpbilling"
+)
+
+// New returns a middleware that bills every request one credit to the
+// client that id finds, with [DefaultConfig].
+func New(b *core.Billing, id Identity) echo.MiddlewareFunc {
+	cfg := DefaultConfig
+	cfg.Billing, cfg.Identity = b, id
+	return NewWithConfig(cfg)
+}
+
+// NewWithConfig returns a middleware configured by cfg. It panics if
+// cfg.Billing or cfg.Identity is nil.
+func NewWithConfig(cfg Config) echo.MiddlewareFunc { return NewMiddleware(cfg).Handler() }
+
+// Middleware is a configured billing middleware from which route-level
+// middleware with their own costs are derived. It is safe for concurrent
+// use.
+//
+// A request must be billed by one middleware only: use
+// [Middleware.Handler] on a group, or one per route, not both on one route.
+type Middleware struct {
+	cfg   Config
+	meter *httpbilling.Meter
+}
+
+// NewMiddleware returns a Middleware configured by cfg. It panics if
+// cfg.Billing or cfg.Identity is nil.
+func NewMiddleware(cfg Config) *Middleware {
+	if cfg.Billing == nil {
+		panic("echobilling: NewMiddleware expects a non-nil Config.Billing")
+	}
+	if cfg.Identity == nil {
+		panic("echobilling: NewMiddleware expects a non-nil Config.Identity")
+	}
+	if cfg.Cost == 0 {
+		cfg.Cost = core.Credit
+	}
+	return &Middleware{cfg: cfg, meter: httpbilling.NewMeter(cfg.meterConfig())}
+}
+
+// Handler returns the middleware with the configured cost: Config.Cost or
+// Config.CostFunc.
+func (m *Middleware) Handler() echo.MiddlewareFunc { return m.middleware(m.cfg.Cost, m.cfg.CostFunc) }
+
+// Cost returns a route-level middleware that bills cost, such as
+// 5*core.Credit, with the middleware's other settings.
+func (m *Middleware) Cost(cost core.Credits) echo.MiddlewareFunc { return m.middleware(cost, nil) }
+
+// CostFunc returns a route-level middleware that bills the cost f computes
+// from the request, with the middleware's other settings. It panics if f is
+// nil.
+func (m *Middleware) CostFunc(f CostFunc) echo.MiddlewareFunc {
+	if f == nil {
+		panic("echobilling: CostFunc expects a non-nil function")
+	}
+	return m.middleware(0, f)
+}
+
+func (m *Middleware) middleware(cost core.Credits, costFunc CostFunc) echo.MiddlewareFunc {
+	cfg := &m.cfg
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if cfg.Skipper != nil && cfg.Skipper(c) {
+				return next(c)
+			}
+			ctx := c.Request().Context()
+			ch := new(httpbilling.Charge)
+			client, err := identify(cfg.Identity, c)
+			cost := cost
+			if err == nil && costFunc != nil {
+				cost, err = costFunc(c)
+			}
+			if err != nil {
+				m.meter.Reject(ch, err)
+			} else {
+				var label string
+				if cfg.Label != nil {
+					label = cfg.Label(c)
+				} else {
+					label = c.Path()
+				}
+				m.meter.Charge(ctx, ch, client, label, cost)
+			}
+			h := c.Response().Header()
+			for i, hd := range ch.Headers() {
+				h[hd.Name] = ch.Values(i)
+			}
+			if ch.Status != 0 {
+				return m.answer(c, ch)
+			}
+			if ch.Billed {
+				c.Set(outcomeKey, &ch.Outcome)
+			}
+			err = next(c)
+			m.meter.Finish(ctx, ch, statusOf(c, err))
+			return err
+		}
+	}
+}
+
+// statusOf returns the status of the handler's answer: the one written,
+// or the one Echo's error handler will write for err.
+func statusOf(c echo.Context, err error) int {
+	if err == nil || c.Response().Committed {
+		return c.Response().Status
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return he.Code
+	}
+	return http.StatusInternalServerError
+}
+
+// answer answers a request that does not pass.
+func (m *Middleware) answer(c echo.Context, ch *httpbilling.Charge) error {
+	var h ErrorHandler
+	switch ch.Kind() {
+	case httpbilling.Denied:
+		h = m.cfg.DenyHandler
+	case httpbilling.Unidentified:
+		h = m.cfg.IdentityHandler
+	default:
+		h = m.cfg.ErrorHandler
+	}
+	if h != nil {
+		return h(c, ch.Err)
+	}
+	return c.Blob(ch.Status, httpbilling.ProblemContentType, ch.Problem())
+}

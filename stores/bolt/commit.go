@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/frappy-go/apibilling/core"
 )
@@ -71,7 +72,14 @@ func (s *Store) submit(ctx context.Context, r *request) error {
 		return core.ErrClosed
 	}
 	s.queue = append(s.queue, r)
-	s.cond.Signal()
+	if s.gatherFor > 0 {
+		if len(s.queue) >= s.gatherFor {
+			s.gatherFor = 0
+			s.gathered <- struct{}{} // buffered; the committer waits for it
+		}
+	} else {
+		s.cond.Signal()
+	}
 	s.mu.Unlock()
 	if d := ctx.Done(); d != nil {
 		select {
@@ -89,11 +97,20 @@ func (s *Store) submit(ctx context.Context, r *request) error {
 }
 
 // commitLoop is the committer goroutine of the durable mode.
+//
+// Callers answered by one commit often come straight back (a client that
+// waited for its response sends the next request). So when the last batch
+// was larger than what is queued, the committer waits for as many requests
+// as that batch held, but at most a tenth of the last commit's duration:
+// batches stay full under load, and a lone request waits for nobody.
 func (s *Store) commitLoop() {
 	defer close(s.stopped)
 	c := committer{s: s}
 	c.ov = newOverlay(c.load)
 	var batch []*request
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	last, lastDur := 0, time.Duration(0)
 	for {
 		s.mu.Lock()
 		for len(s.queue) == 0 && !s.closed {
@@ -103,9 +120,27 @@ func (s *Store) commitLoop() {
 			s.mu.Unlock()
 			return
 		}
+		if n := len(s.queue); n < last && !s.closed && lastDur > 0 {
+			s.gatherFor = last
+			s.mu.Unlock()
+			timer.Reset(lastDur / 10)
+			select {
+			case <-s.gathered:
+			case <-timer.C:
+			}
+			timer.Stop()
+			s.mu.Lock()
+			s.gatherFor = 0
+			select {
+			case <-s.gathered: // a signal sent after the timer fired
+			default:
+			}
+		}
 		batch, s.queue = s.queue, batch[:0]
 		s.mu.Unlock()
+		start := time.Now()
 		c.commit(batch)
+		last, lastDur = len(batch), time.Since(start)
 		clear(batch)
 	}
 }
@@ -185,6 +220,7 @@ func (c *committer) apply() (err error) {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("apibilling/bolt: commit: %w", err)
 	}
+	c.s.commits.Add(1)
 	return nil
 }
 

@@ -24,9 +24,14 @@ type Store struct {
 	cond    sync.Cond // signals the committer: queue not empty, or closing
 	queue   []*request
 	closed  bool
+	// gatherFor, when positive, is the queue length the committer waits for
+	// before it takes a batch; the caller that reaches it sends on gathered.
+	gatherFor int
+	gathered  chan struct{}
 	stopped chan struct{} // closed when the committer or flusher has ended
 
-	reqs sync.Pool
+	reqs    sync.Pool
+	commits atomic.Int64 // transactions committed by the durable mode
 
 	// The interval mode's state; see fast.go.
 	fast *fastState
@@ -102,7 +107,7 @@ func newStore(db *bbolt.DB, o Options, owned bool) (*Store, error) {
 	if err := prepareFile(db, owned); err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, owned: owned, opts: o, stopped: make(chan struct{})}
+	s := &Store{db: db, owned: owned, opts: o, stopped: make(chan struct{}), gathered: make(chan struct{}, 1)}
 	s.cond.L = &s.mu
 	s.reqs.New = func() any { return &request{done: make(chan struct{}, 1)} }
 	if o.CommitInterval > 0 {
@@ -309,6 +314,10 @@ func (s *Store) Close() error {
 		s.mu.Lock()
 		s.closed = true
 		s.cond.Signal()
+		if s.gatherFor > 0 {
+			s.gatherFor = 0
+			s.gathered <- struct{}{}
+		}
 		s.mu.Unlock()
 		if s.fast != nil {
 			s.fast.stop()

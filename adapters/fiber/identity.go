@@ -1,0 +1,102 @@
+package fiberbilling
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/frappy-go/apibilling/internal/httpbilling"
+)
+
+// Identity returns the client ID of a request. It returns an error that
+// wraps [ErrNoIdentity] when the request carries no identity and
+// [ErrUnknownClient] when it names no client: both answer 401. An empty
+// client ID with a nil error counts as no identity. Other errors answer
+// 500, or 503 if they wrap [core.ErrStoreUnavailable].
+type Identity func(c *fiber.Ctx) (client string, err error)
+
+// Header identifies the client by the value of the request header name,
+// such as "X-API-Key".
+func Header(name string) Identity {
+	return func(c *fiber.Ctx) (string, error) {
+		if v := c.Get(name); v != "" {
+			return v, nil
+		}
+		return "", ErrNoIdentity
+	}
+}
+
+// Bearer identifies the client by the token of an "Authorization: Bearer
+// TOKEN" header.
+func Bearer() Identity {
+	return func(c *fiber.Ctx) (string, error) {
+		if tok, ok := httpbilling.BearerToken(c.Get("Authorization")); ok {
+			return tok, nil
+		}
+		return "", ErrNoIdentity
+	}
+}
+
+// Query identifies the client by the query parameter name. Query strings
+// end up in logs and browser histories: prefer a header.
+func Query(name string) Identity {
+	return func(c *fiber.Ctx) (string, error) {
+		if v := c.Query(name); v != "" {
+			return v, nil
+		}
+		return "", ErrNoIdentity
+	}
+}
+
+// ContextKey identifies the client by the string an earlier middleware,
+// such as an authentication middleware, stored with c.Locals(key, client).
+func ContextKey(key any) Identity {
+	return func(c *fiber.Ctx) (string, error) {
+		if s, ok := c.Locals(key).(string); ok && s != "" {
+			return s, nil
+		}
+		return "", ErrNoIdentity
+	}
+}
+
+// FirstOf tries ids in order and returns the first answer that is not "no
+// identity".
+func FirstOf(ids ...Identity) Identity {
+	ids = append([]Identity(nil), ids...)
+	return func(c *fiber.Ctx) (string, error) {
+		for _, id := range ids {
+			client, err := identify(id, c)
+			if err == nil || !isNoIdentity(err) {
+				return client, err
+			}
+		}
+		return "", ErrNoIdentity
+	}
+}
+
+// MapKey identifies the client by looking up the key that id finds, such as
+// an API key, with lookup (the key points into Fiber's buffers: copy it to
+// keep it); a key that lookup does not know answers 401 with
+// [ErrUnknownClient].
+func MapKey(id Identity, lookup func(key string) (client string, ok bool)) Identity {
+	return func(c *fiber.Ctx) (string, error) {
+		key, err := identify(id, c)
+		if err != nil {
+			return "", err
+		}
+		client, ok := lookup(key)
+		if !ok || client == "" {
+			return "", ErrUnknownClient
+		}
+		return client, nil
+	}
+}
+
+// identify calls id, turning an empty client ID into ErrNoIdentity.
+func identify(id Identity, c *fiber.Ctx) (string, error) {
+	client, err := id(c)
+	if err == nil && client == "" {
+		err = ErrNoIdentity
+	}
+	return client, err
+}
+
+func isNoIdentity(err error) bool { return httpbilling.IsNoIdentity(err) }

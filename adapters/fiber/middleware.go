@@ -1,0 +1,138 @@
+package fiberbilling
+
+import (
+	"errors"
+	"strings"
+	"unsafe"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/internal/httpbilling"
+)
+
+// New returns a middleware that bills every request to the client that
+// Config.Identity finds, one credit each unless Config.Cost or
+// Config.CostFunc say otherwise. It panics if Config.Billing or
+// Config.Identity is nil.
+func New(config ...Config) fiber.Handler { return NewMiddleware(config...).Handler() }
+
+// Middleware is a configured billing middleware from which route-level
+// handlers with their own costs are derived. It is safe for concurrent use.
+//
+// A request must be billed by one handler only: use [Middleware.Handler] in
+// app.Use, or one handler per route, not both on one route.
+type Middleware struct {
+	cfg   Config
+	meter *httpbilling.Meter
+}
+
+// NewMiddleware returns a Middleware configured by config. It panics if
+// Config.Billing or Config.Identity is nil.
+func NewMiddleware(config ...Config) *Middleware {
+	cfg := configDefault(config...)
+	if cfg.Billing == nil {
+		panic("fiberbilling: NewMiddleware expects a non-nil Config.Billing")
+	}
+	if cfg.Identity == nil {
+		panic("fiberbilling: NewMiddleware expects a non-nil Config.Identity")
+	}
+	return &Middleware{cfg: cfg, meter: httpbilling.NewMeter(cfg.meterConfig())}
+}
+
+// Handler returns the middleware with the configured cost: Config.Cost or
+// Config.CostFunc.
+func (m *Middleware) Handler() fiber.Handler { return m.handler(m.cfg.Cost, m.cfg.CostFunc) }
+
+// Cost returns a route-level handler that bills cost, such as
+// 5*core.Credit, with the middleware's other settings.
+func (m *Middleware) Cost(cost core.Credits) fiber.Handler { return m.handler(cost, nil) }
+
+// CostFunc returns a route-level handler that bills the cost f computes
+// from the request, with the middleware's other settings. It panics if f is
+// nil.
+func (m *Middleware) CostFunc(f CostFunc) fiber.Handler {
+	if f == nil {
+		panic("fiberbilling: CostFunc expects a non-nil function")
+	}
+	return m.handler(0, f)
+}
+
+// methodUse is the method of the routes of app.Use.
+const methodUse = "USE"
+
+func (m *Middleware) handler(cost core.Credits, costFunc CostFunc) fiber.Handler {
+	cfg := &m.cfg
+	return func(c *fiber.Ctx) error {
+		if cfg.Next != nil && cfg.Next(c) {
+			return c.Next()
+		}
+		ctx := c.UserContext()
+		ch := new(httpbilling.Charge)
+		client, err := identify(cfg.Identity, c)
+		cost := cost
+		if err == nil && costFunc != nil {
+			cost, err = costFunc(c)
+		}
+		if err != nil {
+			m.meter.Reject(ch, err)
+		} else {
+			var label string
+			if cfg.Label != nil {
+				label = strings.Clone(cfg.Label(c))
+			} else if r := c.Route(); r.Method != methodUse {
+				label = r.Path // the route's own string: safe to keep
+			}
+			m.meter.Charge(ctx, ch, client, label, cost)
+		}
+		h := &c.Response().Header
+		for _, hd := range ch.Headers() {
+			h.SetCanonical(bytesOf(hd.Name), bytesOf(hd.Value)) // copied
+		}
+		if ch.Status != 0 {
+			return m.answer(c, ch)
+		}
+		if ch.Billed {
+			c.Locals(outcomeKey{}, &ch.Outcome)
+		}
+		err = c.Next()
+		m.meter.Finish(ctx, ch, statusOf(c, err))
+		return err
+	}
+}
+
+// statusOf returns the status of the handler's answer: the one set, or the
+// one Fiber's error handler will write for err.
+func statusOf(c *fiber.Ctx, err error) int {
+	if err == nil {
+		return c.Response().StatusCode()
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		return fe.Code
+	}
+	return fiber.StatusInternalServerError
+}
+
+// answer answers a request that does not pass.
+func (m *Middleware) answer(c *fiber.Ctx, ch *httpbilling.Charge) error {
+	var h ErrorHandler
+	switch ch.Kind() {
+	case httpbilling.Denied:
+		h = m.cfg.DenyHandler
+	case httpbilling.Unidentified:
+		h = m.cfg.IdentityHandler
+	default:
+		h = m.cfg.ErrorHandler
+	}
+	if h != nil {
+		return h(c, ch.Err)
+	}
+	c.Status(ch.Status)
+	c.Set(fiber.HeaderContentType, httpbilling.ProblemContentType)
+	c.Response().SetBody(ch.Problem()) // copied
+	return nil
+}
+
+// bytesOf returns the bytes of s, to be read only.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

@@ -75,6 +75,88 @@ func testConcurrency(t *testing.T, e *env) {
 			runConcurrent(t, e, ids, c.clients, c.costs)
 		})
 	}
+	t.Run("deductions with refunds", func(t *testing.T) { runConcurrentRefunds(t, e) })
+}
+
+// runConcurrentRefunds runs goroutines that deduct 1 credit at a time from
+// one client with a limit of 100, half of which refund each deduction they
+// are admitted right after it. Its invariants:
+//
+//   - No call fails.
+//   - No admitted deduction reports usage above the limit, and the window
+//     ends at most at the limit.
+//   - Refunds lose no update: the window and the day aggregate both end at
+//     exactly the credits admitted and not refunded.
+func runConcurrentRefunds(t *testing.T, e *env) {
+	const limit = 100 * credit
+	g := e.opts.Goroutines
+	attempts := 200/g + 2
+	ws := []core.Window{e.window(core.Minute, 0, limit), e.window(core.Day, 0, core.Unlimited)}
+	type report struct {
+		kept core.Credits
+		errs []string
+	}
+	start := make(chan struct{})
+	reports := make(chan report, g)
+	for i := range g {
+		go func() {
+			var r report
+			o := op("conc-refund", "", credit, e.day(0), ws...)
+			refunds := i%2 == 1
+			fail := func(format string, args ...any) {
+				if len(r.errs) < 3 {
+					r.errs = append(r.errs, fmt.Sprintf(format, args...))
+				}
+			}
+			<-start
+			for range attempts {
+				res, err := e.store.Deduct(t.Context(), o)
+				if err != nil {
+					fail("Deduct: %v", err)
+					continue
+				}
+				if !res.OK {
+					continue
+				}
+				if res.Used[0] > limit {
+					fail("admitted Deduct reported usage %v over the limit of %v", res.Used[0], limit)
+				}
+				if !refunds {
+					r.kept += o.Cost
+					continue
+				}
+				if err := e.store.Refund(t.Context(), o); err != nil {
+					fail("Refund: %v", err)
+					r.kept += o.Cost // it may or may not have been refunded
+				}
+			}
+			reports <- r
+		}()
+	}
+	close(start)
+	var kept core.Credits
+	for range g {
+		r := <-reports
+		for _, msg := range r.errs {
+			t.Error(msg)
+		}
+		kept += r.kept
+	}
+	if t.Failed() {
+		return
+	}
+	final := e.usage(t, "conc-refund", ws...)
+	if final[0] > limit {
+		t.Errorf("the window ends at %v, over its limit of %v", final[0], limit)
+	}
+	if !slices.Equal(final, []core.Credits{kept, kept}) {
+		t.Errorf("the windows end at %v, want %v each: the credits admitted and not refunded", final, kept)
+	}
+	want := records{}
+	if kept > 0 {
+		want[rec(e.day(0), "")] = kept
+	}
+	e.wantReportAll(t, "after deductions with refunds", "conc-refund", want)
 }
 
 // runConcurrent runs one concurrency case and checks the invariants that

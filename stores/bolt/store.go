@@ -20,15 +20,15 @@ type Store struct {
 	owned bool // Close closes db
 	opts  Options
 
-	mu      sync.Mutex
-	cond    sync.Cond // signals the committer: queue not empty, or closing
-	queue   []*request
-	closed  bool
+	mu     sync.Mutex
+	cond   sync.Cond // signals the committer: queue not empty, or closing
+	queue  []*request
+	closed bool
 	// gatherFor, when positive, is the queue length the committer waits for
 	// before it takes a batch; the caller that reaches it sends on gathered.
 	gatherFor int
 	gathered  chan struct{}
-	stopped chan struct{} // closed when the committer or flusher has ended
+	stopped   chan struct{} // closed when the committer or flusher has ended
 
 	reqs    sync.Pool
 	commits atomic.Int64 // transactions committed by the durable mode

@@ -26,6 +26,9 @@ func BenchmarkGin(b *testing.B) {
 	}
 	run("bare", func(*testing.B) []gin.HandlerFunc { return nil })
 	run("anchor", func(*testing.B) []gin.HandlerFunc { return []gin.HandlerFunc{apps.UluleGin()} })
+	for _, v := range billedVariants {
+		run(v.name, func(b *testing.B) []gin.HandlerFunc { return []gin.HandlerFunc{apps.GinBilling(v.billing(b), v.headers)} })
+	}
 }
 
 func BenchmarkEcho(b *testing.B) {
@@ -38,6 +41,11 @@ func BenchmarkEcho(b *testing.B) {
 	}
 	run("bare", func(*testing.B) []echo.MiddlewareFunc { return nil })
 	run("anchor", func(*testing.B) []echo.MiddlewareFunc { return []echo.MiddlewareFunc{apps.EchoRateLimiter()} })
+	for _, v := range billedVariants {
+		run(v.name, func(b *testing.B) []echo.MiddlewareFunc {
+			return []echo.MiddlewareFunc{apps.EchoBilling(v.billing(b), v.headers)}
+		})
+	}
 }
 
 func BenchmarkFiber(b *testing.B) {

@@ -27,7 +27,9 @@ func BenchmarkGin(b *testing.B) {
 	run("bare", func(*testing.B) []gin.HandlerFunc { return nil })
 	run("anchor", func(*testing.B) []gin.HandlerFunc { return []gin.HandlerFunc{apps.UluleGin()} })
 	for _, v := range billedVariants {
-		run(v.name, func(b *testing.B) []gin.HandlerFunc { return []gin.HandlerFunc{apps.GinBilling(v.billing(b), v.headers)} })
+		run(v.name, func(b *testing.B) []gin.HandlerFunc {
+			return []gin.HandlerFunc{apps.GinBilling(v.billing(b), v.headers)}
+		})
 	}
 }
 

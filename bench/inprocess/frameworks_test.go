@@ -62,4 +62,7 @@ func BenchmarkFiber(b *testing.B) {
 	}
 	run("bare", func(*testing.B) []fiber.Handler { return nil })
 	run("anchor", func(*testing.B) []fiber.Handler { return []fiber.Handler{apps.FiberLimiter()} })
+	for _, v := range billedVariants {
+		run(v.name, func(b *testing.B) []fiber.Handler { return []fiber.Handler{apps.FiberBilling(v.billing(b), v.headers)} })
+	}
 }

@@ -14,10 +14,18 @@
 // contexts, exact admission under 64 concurrent goroutines, and the whole
 // path through [core.Billing] with a fake clock.
 //
+// The subtests are WithinLimit, OverLimitChangesNothing,
+// MultiWindowAllOrNothing, ExactUsed, WindowRenewal, Unlimited, ZeroCost,
+// FractionalCredits, Refund, UsageReadsOnly, DailyReport, LabelReport,
+// Delete, ClientIsolation, Closed, CancelledContext, Concurrency and Billing;
+// run one with, for example, go test -run 'TestConformance/Concurrency'.
+//
 // Windows are placed a few days ahead of the wall clock, so a store that
 // expires counters or prunes aggregates by the wall clock keeps everything a
 // subtest writes while it runs. Subtests run in parallel, each on a store of
 // its own; a store whose tests cannot run in parallel passes
-// [Options.Sequential] to [RunWithOptions]. Checks beside the suite (crash
+// [Options.Sequential] to [RunWithOptions]. Parallel subtests run after Run
+// returns, so release what the stores share (a network client, a server)
+// with t.Cleanup, not with defer. Checks beside the suite (crash
 // recovery, file formats, network failures) belong in the store's own tests.
 package storetest

@@ -150,6 +150,8 @@ type committer struct {
 	ov    *overlay
 	b     buckets
 	taken []*request
+	// deleted is set when the transaction has deleted day aggregates.
+	deleted bool
 }
 
 func (c *committer) load(day bool, key []byte) (record, error) {
@@ -206,6 +208,7 @@ func (c *committer) apply() (err error) {
 			_ = tx.Rollback()
 		}
 	}()
+	c.deleted = false
 	if c.b, err = openBuckets(tx); err != nil {
 		return fmt.Errorf("apibilling/bolt: %w", err)
 	}
@@ -213,6 +216,11 @@ func (c *committer) apply() (err error) {
 		if err := c.applyOne(r); err != nil {
 			return fmt.Errorf("apibilling/bolt: %w", err)
 		}
+	}
+	if len(c.ov.dirty) == 0 && !c.deleted {
+		// Only refusals: nothing to write, and no fsync to wait for. The
+		// refusals were decided on committed state.
+		return tx.Rollback()
 	}
 	if err := c.ov.flush(c.b); err != nil {
 		return fmt.Errorf("apibilling/bolt: %w", err)
@@ -234,6 +242,7 @@ func (c *committer) applyOne(r *request) error {
 	case kindDelete:
 		// Delete works on the buckets: write what the overlay holds first,
 		// then let later requests load the result.
+		c.deleted = true
 		if err = c.ov.flush(c.b); err == nil {
 			c.ov.forget()
 			r.removed, err = deleteDays(c.b, &r.del)

@@ -195,6 +195,12 @@ func (s *Store) Deduct(ctx context.Context, op core.Op) (core.Result, error) {
 	if s.fast != nil {
 		return s.fast.deduct(&op)
 	}
+	if op.Cost == 0 {
+		// Always admitted and changes nothing: read the usage, no commit.
+		res, err := s.Usage(ctx, op)
+		res.OK = err == nil
+		return res, err
+	}
 	r := s.newRequest(kindDeduct)
 	r.op = op
 	if err := s.submit(ctx, r); err != nil {

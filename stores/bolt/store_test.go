@@ -159,3 +159,37 @@ func TestContextAndClose(t *testing.T) {
 		})
 	}
 }
+
+// TestNoCommitWithoutChange checks that the durable mode commits (and
+// waits for an fsync) only when something changes: a refused deduction and
+// a zero cost are answered without a commit, and still see the committed
+// usage.
+func TestNoCommitWithoutChange(t *testing.T) {
+	s, _ := openTest(t, nil)
+	ctx := context.Background()
+	op := core.Op{Client: "c", Cost: 2 * core.Credit, N: 1, List: [core.MaxQuotas]core.Window{{Period: core.Day, End: 100, Limit: 3 * core.Credit}}}
+	if res, err := s.Deduct(ctx, op); err != nil || !res.OK {
+		t.Fatalf("first deduction: %v, %v", res.OK, err)
+	}
+	before := s.commits.Load()
+	for _, tt := range []struct {
+		name   string
+		cost   core.Credits
+		wantOK bool
+	}{{"refused", 2 * core.Credit, false}, {"zero cost", 0, true}} {
+		op.Cost = tt.cost
+		res, err := s.Deduct(ctx, op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := res.OK, tt.wantOK; got != want {
+			t.Errorf("%s: OK = %v, want %v", tt.name, got, want)
+		}
+		if got, want := res.Used[0], 2*core.Credit; got != want {
+			t.Errorf("%s: used = %v, want %v", tt.name, got, want)
+		}
+	}
+	if got, want := s.commits.Load(), before; got != want {
+		t.Errorf("commits = %d after a refusal and a zero cost, want %d", got, want)
+	}
+}

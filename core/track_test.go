@@ -1,0 +1,445 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/stores/memory"
+)
+
+// failingStore fails every call with err, and counts the calls.
+type failingStore struct {
+	err   error
+	calls atomic.Int64
+}
+
+func (s *failingStore) Deduct(context.Context, core.Op) (core.Result, error) {
+	s.calls.Add(1)
+	return core.Result{OK: true}, s.err
+}
+
+func (s *failingStore) Refund(context.Context, core.Op) error { s.calls.Add(1); return s.err }
+
+func (s *failingStore) Usage(context.Context, core.Op) (core.Result, error) {
+	s.calls.Add(1)
+	return core.Result{}, s.err
+}
+
+func (s *failingStore) Report(context.Context, core.ReportQuery) ([]core.DayRecord, error) {
+	s.calls.Add(1)
+	return nil, s.err
+}
+
+func (s *failingStore) Delete(context.Context, core.DeleteOp) (core.Credits, error) {
+	s.calls.Add(1)
+	return 0, s.err
+}
+
+func (s *failingStore) Close() error { return nil }
+
+// countingStore counts the calls that reach a memory store.
+type countingStore struct {
+	*memory.Store
+	refunds atomic.Int64
+}
+
+func (s *countingStore) Refund(ctx context.Context, op core.Op) error {
+	s.refunds.Add(1)
+	return s.Store.Refund(ctx, op)
+}
+
+func TestTrackQuotaExceeded(t *testing.T) {
+	t.Parallel()
+	at := func(h, m int) time.Time { return time.Date(2026, 11, 30, h, m, 0, 0, time.UTC) }
+	tests := []struct {
+		name      string
+		quotas    []core.Quota
+		first     core.Credits // admitted before
+		cost      core.Credits // refused
+		quota     core.Period
+		limit     core.Credits
+		remaining core.Credits
+		renews    time.Time
+		violated  []core.Period
+		retry     time.Time
+	}{
+		{
+			name:   "one of three",
+			quotas: []core.Quota{{Period: core.Minute, Limit: 10 * core.Credit}, {Period: core.Hour, Limit: 4 * core.Credit}, {Period: core.Day, Limit: 100 * core.Credit}},
+			first:  3 * core.Credit, cost: 2 * core.Credit,
+			quota: core.Hour, limit: 4 * core.Credit, remaining: core.Credit, renews: at(13, 0),
+			violated: []core.Period{core.Hour}, retry: at(13, 0),
+		},
+		{
+			name:   "tie goes to the earliest renewal, retry at the latest",
+			quotas: []core.Quota{{Period: core.Minute, Limit: 4 * core.Credit}, {Period: core.Hour, Limit: 4 * core.Credit}, {Period: core.Month, Limit: core.Unlimited}},
+			first:  3 * core.Credit, cost: 2 * core.Credit,
+			quota: core.Minute, limit: 4 * core.Credit, remaining: core.Credit, renews: at(12, 1),
+			violated: []core.Period{core.Minute, core.Hour}, retry: at(13, 0),
+		},
+		{
+			name: "fewest left wins over earlier renewal",
+			quotas: []core.Quota{
+				{Period: core.Minute, Limit: 4 * core.Credit},
+				{Period: core.Hour, Limit: 4 * core.Credit},
+				{Period: core.Day, Limit: 3_500_000},
+			},
+			first: 3 * core.Credit, cost: 2 * core.Credit,
+			quota: core.Day, limit: 3_500_000, remaining: 500_000, renews: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+			violated: []core.Period{core.Minute, core.Hour, core.Day}, retry: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+		},
+		{
+			name:   "cost above every limit",
+			quotas: []core.Quota{{Period: core.Second, Limit: 5 * core.Credit}, {Period: core.Week, Limit: 50 * core.Credit}},
+			first:  0, cost: 51 * core.Credit,
+			quota: core.Second, limit: 5 * core.Credit, remaining: 5 * core.Credit, renews: testStart.Add(time.Second),
+			violated: []core.Period{core.Second, core.Week}, retry: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b, _, _ := newTestBilling(t)
+			mustSetQuotas(t, b, "c", tt.quotas...)
+			if tt.first > 0 {
+				mustTrack(t, b, "c", tt.first)
+			}
+			before, err := b.Status(context.Background(), "c")
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, err := b.Track(context.Background(), "c", tt.cost)
+			if !errors.Is(err, core.ErrQuotaExceeded) {
+				t.Fatalf("Track = %v, want ErrQuotaExceeded", err)
+			}
+			var qe *core.QuotaExceededError
+			if !errors.As(err, &qe) {
+				t.Fatalf("Track error %T is not a *QuotaExceededError", err)
+			}
+			if got, want := qe.Quota, tt.quota; got != want {
+				t.Errorf("Quota = %s, want %s", got, want)
+			}
+			if got, want := qe.Limit, tt.limit; got != want {
+				t.Errorf("Limit = %s, want %s", got, want)
+			}
+			if got, want := qe.Remaining, tt.remaining; got != want {
+				t.Errorf("Remaining = %s, want %s", got, want)
+			}
+			if got, want := qe.Required, tt.cost; got != want {
+				t.Errorf("Required = %s, want %s", got, want)
+			}
+			if got, want := qe.RenewsAt, tt.renews; !got.Equal(want) || got.Location() != time.UTC {
+				t.Errorf("RenewsAt = %s, want %s in UTC", got, want)
+			}
+			var want core.PeriodSet
+			for _, p := range tt.violated {
+				want = want.Add(p)
+			}
+			if got := qe.Violated; got != want {
+				t.Errorf("Violated = %s, want %s", got, want)
+			}
+			if got, want := qe.RetryAt, tt.retry; !got.Equal(want) {
+				t.Errorf("RetryAt = %s, want %s", got, want)
+			}
+			if got, want := o.RetryAt(), tt.retry; !got.Equal(want) {
+				t.Errorf("Outcome.RetryAt = %s, want %s", got, want)
+			}
+			if o.Allowed() {
+				t.Error("Outcome.Allowed() = true for a refused charge")
+			}
+			if low, ok := o.Lowest(); !ok || low.Period != tt.quota || low.Remaining != tt.remaining {
+				t.Errorf("Outcome.Lowest() = %+v, %v; want %s with %s left", low, ok, tt.quota, tt.remaining)
+			}
+			wantDetail := "You have only " + tt.remaining.String() + " credits remaining, but " + tt.cost.String() +
+				" are required. They will renew at " + tt.renews.UTC().Format(time.RFC3339) + "."
+			if got := qe.Detail(); got != wantDetail {
+				t.Errorf("Detail() = %q, want %q", got, wantDetail)
+			}
+			if got, want := err.Error(), "apibilling: quota exceeded: "+wantDetail; got != want {
+				t.Errorf("Error() = %q, want %q", got, want)
+			}
+			// Nothing changed.
+			after, err := b.Status(context.Background(), "c")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range before.Len() {
+				if b, a := before.Quota(i).Used, after.Quota(i).Used; a != b {
+					t.Errorf("%s usage changed by a refused charge: %s -> %s", before.Quota(i).Period, b, a)
+				}
+			}
+		})
+	}
+}
+
+func TestTrackAdmitsExactlyTheLimit(t *testing.T) {
+	t.Parallel()
+	b, _, _ := newTestBilling(t)
+	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: 10 * core.Credit})
+	o := mustTrack(t, b, "c", 10*core.Credit-1)
+	if low, _ := o.Lowest(); low.Remaining != 1 || low.Used != 10*core.Credit-1 {
+		t.Errorf("after charging all but one micro-credit: %+v", low)
+	}
+	mustTrack(t, b, "c", 1)
+	if _, err := b.Track(context.Background(), "c", 1); !errors.Is(err, core.ErrQuotaExceeded) {
+		t.Errorf("Track(1 micro-credit) over the limit = %v, want ErrQuotaExceeded", err)
+	}
+}
+
+func TestTrackInvalidCost(t *testing.T) {
+	t.Parallel()
+	for _, cost := range []core.Credits{-1, core.Unlimited, -core.Credit, core.MaxCredits + 1, 1 << 62} {
+		b, st, _ := newTestBilling(t)
+		mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: core.Unlimited})
+		mustTrack(t, b, "c", core.Credit)
+		o, err := b.Track(context.Background(), "c", cost)
+		if !errors.Is(err, core.ErrInvalidCost) {
+			t.Errorf("Track(%d) = %v, want ErrInvalidCost", cost, err)
+		}
+		if o.Len() != 0 || o.Allowed() {
+			t.Errorf("Track(%d) outcome has %d quotas, allowed %v; want none", cost, o.Len(), o.Allowed())
+		}
+		if got, want := used(t, b, "c", core.Day), core.Credit; got != want {
+			t.Errorf("Track(%d) changed usage to %s, want %s", cost, got, want)
+		}
+		recs, err := st.Report(context.Background(), core.ReportQuery{Client: "c", From: 0, To: 1 << 62})
+		if err != nil || len(recs) != 1 || recs[0].Credits != core.Credit {
+			t.Errorf("Track(%d) changed the report: %+v, %v", cost, recs, err)
+		}
+	}
+}
+
+func TestStoreFailures(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cause := errors.New("disk on fire")
+	st := &failingStore{err: cause}
+	b := core.New(st, core.WithClock(newFakeClock(testStart).Now))
+	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: 10 * core.Credit})
+	check := func(name string, err error) {
+		t.Helper()
+		if !errors.Is(err, core.ErrStoreUnavailable) || !errors.Is(err, cause) {
+			t.Errorf("%s = %v, want an error wrapping ErrStoreUnavailable and the store's error", name, err)
+		}
+	}
+	o, err := b.Track(ctx, "c", core.Credit)
+	check("Track", err)
+	if o.Len() != 0 || o.Allowed() {
+		t.Errorf("Track outcome after a store failure: %d quotas, allowed %v; want none", o.Len(), o.Allowed())
+	}
+	if err := b.Refund(ctx, &o); err != nil {
+		t.Errorf("Refund of a failed charge = %v, want nil (nothing to refund)", err)
+	}
+	_, err = b.Status(ctx, "c")
+	check("Status", err)
+	_, err = b.DailyUsage(ctx, "c", testStart, testStart.Add(time.Hour))
+	check("DailyUsage", err)
+	_, err = b.TotalUsage(ctx, "c", testStart, testStart.Add(time.Hour))
+	check("TotalUsage", err)
+	_, err = b.DeleteUsage(ctx, "c", testStart, testStart.Add(time.Hour))
+	check("DeleteUsage", err)
+
+	// A refund that fails leaves the outcome refundable.
+	good, _, _ := newTestBilling(t)
+	mustSetQuotas(t, good, "c", core.Quota{Period: core.Day, Limit: 10 * core.Credit})
+	admitted := mustTrack(t, good, "c", core.Credit)
+	err = b.Refund(ctx, &admitted) // through the failing store
+	check("Refund", err)
+	if admitted.Refunded() {
+		t.Error("Refunded() = true after a failed refund")
+	}
+}
+
+func TestCancelledContext(t *testing.T) {
+	t.Parallel()
+	b, _, _ := newTestBilling(t)
+	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: 10 * core.Credit})
+	mustTrack(t, b, "c", core.Credit)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := b.Track(ctx, "c", core.Credit)
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, core.ErrStoreUnavailable) {
+		t.Errorf("Track with a cancelled context = %v, want context.Canceled within ErrStoreUnavailable", err)
+	}
+	if got, want := used(t, b, "c", core.Day), core.Credit; got != want {
+		t.Errorf("usage after a cancelled Track = %s, want %s", got, want)
+	}
+}
+
+func TestRefund(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := &countingStore{Store: memory.New()}
+	clk := newFakeClock(testStart)
+	b := core.New(st, core.WithClock(clk.Now))
+	mustSetQuotas(t, b, "c", core.Quota{Period: core.Minute, Limit: 5 * core.Credit}, core.Quota{Period: core.Day, Limit: 10 * core.Credit})
+
+	o := mustTrack(t, b, "c", 3*core.Credit)
+	other := mustTrack(t, b, "c", core.Credit)
+	if err := b.Refund(ctx, &o); err != nil {
+		t.Fatalf("Refund: %v", err)
+	}
+	if !o.Refunded() {
+		t.Error("Refunded() = false after Refund")
+	}
+	// The outcome's own view: its charge's usage, less the refund.
+	if got, want := o.Quota(1).Used, core.Credits(0); got != want {
+		t.Errorf("refunded outcome reports %s used, want %s", got, want)
+	}
+	if got, want := used(t, b, "c", core.Day), core.Credit; got != want {
+		t.Errorf("day usage after refund = %s, want %s", got, want)
+	}
+	// Twice is a no-op.
+	if err := b.Refund(ctx, &o); err != nil {
+		t.Fatalf("second Refund: %v", err)
+	}
+	if got, want := used(t, b, "c", core.Day), core.Credit; got != want {
+		t.Errorf("day usage after a second refund = %s, want %s", got, want)
+	}
+	if got, want := st.refunds.Load(), int64(1); got != want {
+		t.Errorf("store refunds = %d, want %d", got, want)
+	}
+	// A refused charge has nothing to refund.
+	refused, err := b.Track(ctx, "c", 5*core.Credit)
+	if !errors.Is(err, core.ErrQuotaExceeded) {
+		t.Fatalf("Track(5) = %v, want ErrQuotaExceeded", err)
+	}
+	if err := b.Refund(ctx, &refused); err != nil || refused.Refunded() {
+		t.Errorf("Refund of a refused charge = %v, refunded %v; want a no-op", err, refused.Refunded())
+	}
+	if got, want := st.refunds.Load(), int64(1); got != want {
+		t.Errorf("store refunds = %d after refunding a refused charge, want %d", got, want)
+	}
+	// After the minute window ends, a refund restores only the day window
+	// and the report.
+	clk.Set(testStart.Add(time.Minute))
+	mustTrack(t, b, "c", 2*core.Credit)
+	if err := b.Refund(ctx, &other); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := used(t, b, "c", core.Minute), 2*core.Credit; got != want {
+		t.Errorf("new minute window after refunding an older charge = %s, want %s", got, want)
+	}
+	if got, want := used(t, b, "c", core.Day), 2*core.Credit; got != want {
+		t.Errorf("day usage = %s, want %s", got, want)
+	}
+	total, err := b.TotalUsage(ctx, "c", testStart, testStart.Add(time.Hour))
+	if err != nil || total != 2*core.Credit {
+		t.Errorf("TotalUsage = %s, %v; want 2", total, err)
+	}
+	var zero core.Outcome
+	if err := b.Refund(ctx, &zero); err != nil {
+		t.Errorf("Refund of the zero Outcome = %v", err)
+	}
+}
+
+func TestStatusLowest(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		quotas []core.Quota
+		spend  core.Credits
+		lowest core.Period
+		ok     bool
+	}{
+		{"fewest left", []core.Quota{{Period: core.Minute, Limit: 10 * core.Credit}, {Period: core.Day, Limit: 5 * core.Credit}}, core.Credit, core.Day, true},
+		{"tie: earliest renewal", []core.Quota{{Period: core.Hour, Limit: 5 * core.Credit}, {Period: core.Minute, Limit: 5 * core.Credit}, {Period: core.Year, Limit: 5 * core.Credit}}, core.Credit, core.Minute, true},
+		{"unlimited never lowest", []core.Quota{{Period: core.Second, Limit: core.Unlimited}, {Period: core.Month, Limit: 2 * core.Credit}}, 2 * core.Credit, core.Month, true},
+		{"unlimited only", []core.Quota{{Period: core.Second, Limit: core.Unlimited}, {Period: core.Day, Limit: core.Unlimited}}, 7 * core.Credit, 0, false},
+		{"zero limit", []core.Quota{{Period: core.Week, Limit: 0}, {Period: core.Day, Limit: core.Credit}}, 0, core.Week, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b, _, _ := newTestBilling(t)
+			mustSetQuotas(t, b, "c", tt.quotas...)
+			if tt.spend > 0 {
+				mustTrack(t, b, "c", tt.spend)
+			}
+			o, err := b.Status(context.Background(), "c")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := o.Len(), len(tt.quotas); got != want {
+				t.Errorf("Len() = %d, want %d", got, want)
+			}
+			low, ok := o.Lowest()
+			if ok != tt.ok || (ok && low.Period != tt.lowest) {
+				t.Fatalf("Lowest() = %s, %v; want %s, %v", low.Period, ok, tt.lowest, tt.ok)
+			}
+			if !ok {
+				if got := o.LowestIndex(); got != -1 {
+					t.Errorf("LowestIndex() = %d, want -1", got)
+				}
+				return
+			}
+			if got := o.Quota(o.LowestIndex()); got != low {
+				t.Errorf("Quota(LowestIndex()) = %+v, want %+v", got, low)
+			}
+			if !o.Allowed() || o.Violated() != 0 || !o.RetryAt().IsZero() {
+				t.Errorf("a status reports allowed %v, violated %s, retry %s", o.Allowed(), o.Violated(), o.RetryAt())
+			}
+		})
+	}
+}
+
+func TestZeroCostWhenOverdrawn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, _, _ := newTestBilling(t)
+	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: 10 * core.Credit})
+	mustTrack(t, b, "c", 8*core.Credit)
+	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: 5 * core.Credit}) // now overdrawn
+	o, err := b.Track(ctx, "c", 0)
+	if err != nil || !o.Allowed() {
+		t.Fatalf("Track(0) on an overdrawn quota = %v, allowed %v; want admitted", err, o.Allowed())
+	}
+	low, _ := o.Lowest()
+	if low.Used != 8*core.Credit || low.Remaining != 0 || low.Limit != 5*core.Credit {
+		t.Errorf("overdrawn quota status = %+v, want used 8, remaining 0, limit 5", low)
+	}
+	_, err = b.Track(ctx, "c", 1)
+	var qe *core.QuotaExceededError
+	if !errors.As(err, &qe) || qe.Remaining != 0 {
+		t.Errorf("Track(1 micro-credit) = %v, want refused with 0 remaining", err)
+	}
+	if got, want := used(t, b, "c", core.Day), 8*core.Credit; got != want {
+		t.Errorf("usage = %s, want %s", got, want)
+	}
+}
+
+func TestOutcomeAccessors(t *testing.T) {
+	t.Parallel()
+	b, _, _ := newTestBilling(t)
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: 10 * core.Credit, Anchor: time.Date(2026, 1, 1, 0, 0, 0, 0, tokyo)})
+	o, err := b.TrackLabel(context.Background(), "c", "/api/fetch", 1_500_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Client() != "c" || o.Label() != "/api/fetch" || o.Cost() != 1_500_000 || !o.At().Equal(testStart) || o.Refunded() {
+		t.Errorf("outcome = client %q label %q cost %s at %s refunded %v", o.Client(), o.Label(), o.Cost(), o.At(), o.Refunded())
+	}
+	q := o.Quota(0)
+	want := core.QuotaStatus{
+		Period: core.Day, Limit: 10 * core.Credit, Used: 1_500_000, Remaining: 8_500_000,
+		Start: time.Date(2026, 11, 30, 0, 0, 0, 0, tokyo), End: time.Date(2026, 12, 1, 0, 0, 0, 0, tokyo),
+	}
+	if q != want {
+		t.Errorf("Quota(0) = %+v, want %+v", q, want)
+	}
+	if qs := o.Quotas(); len(qs) != 1 || qs[0] != want {
+		t.Errorf("Quotas() = %+v", qs)
+	}
+	var zero core.Outcome
+	if _, ok := zero.Lowest(); ok || zero.Len() != 0 || zero.LowestIndex() != -1 {
+		t.Errorf("zero Outcome has a lowest quota")
+	}
+}

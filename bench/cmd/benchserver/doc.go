@@ -1,0 +1,12 @@
+// Command benchserver serves the benchmark route of package apps on
+// loopback with one framework, bare or billed, for the loopback load runs
+// of cmd/load:
+//
+//	benchserver -framework gin -mode bare -addr 127.0.0.1:8080
+//	benchserver -framework fiber -mode bolt -db /tmp/bench.db
+//
+// Modes: bare (no middleware), anchor (the framework's usual limiter),
+// memory (apibilling on the memory store) and bolt (apibilling on a durable
+// bolt store in -db). It answers the API key apps.Key and stops cleanly on
+// SIGINT or SIGTERM.
+package main

@@ -34,6 +34,7 @@ type client struct {
 type slot struct {
 	start, end int64
 	used       core.Credits
+	held       bool // the slot counts a window
 }
 
 type dayKey struct {
@@ -75,7 +76,7 @@ func (s *Store) check(ctx context.Context) error {
 // slot's window (that one has ended), else the slot's (a window that starts
 // before it is counted against the newer one, which never over-admits).
 func (sl *slot) usedFor(w core.Window) core.Credits {
-	if w.Start > sl.start || sl.end == 0 {
+	if !sl.held || w.Start > sl.start {
 		return 0
 	}
 	return sl.used
@@ -91,25 +92,33 @@ func (s *Store) Deduct(ctx context.Context, op core.Op) (core.Result, error) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	c := sh.clients[op.Client]
+	res.OK = true
+	if c != nil {
+		for i, w := range op.Windows() {
+			u := c.slots[w.Period].usedFor(w)
+			res.Used[i] = u
+			if !w.Fits(u, op.Cost) {
+				res.OK = false
+			}
+		}
+	} else {
+		for _, w := range op.Windows() {
+			if !w.Fits(0, op.Cost) {
+				res.OK = false
+			}
+		}
+	}
+	if !res.OK || op.Cost == 0 {
+		return res, nil // refused, or nothing to count: no state is created
+	}
 	if c == nil {
 		c = &client{days: make(map[dayKey]*dayAgg)}
 		sh.clients[strings.Clone(op.Client)] = c
 	}
-	res.OK = true
-	for i, w := range op.Windows() {
-		u := c.slots[w.Period].usedFor(w)
-		res.Used[i] = u
-		if !w.Fits(u, op.Cost) {
-			res.OK = false
-		}
-	}
-	if !res.OK || op.Cost == 0 {
-		return res, nil
-	}
 	for i, w := range op.Windows() {
 		sl := &c.slots[w.Period]
-		if w.Start > sl.start || sl.end == 0 {
-			*sl = slot{start: w.Start, end: w.End}
+		if !sl.held || w.Start > sl.start {
+			*sl = slot{start: w.Start, end: w.End, held: true}
 		}
 		sl.used += op.Cost
 		res.Used[i] = sl.used
@@ -137,7 +146,7 @@ func (s *Store) Refund(ctx context.Context, op core.Op) error {
 		return nil
 	}
 	for _, w := range op.Windows() {
-		if sl := &c.slots[w.Period]; sl.end != 0 && sl.start == w.Start {
+		if sl := &c.slots[w.Period]; sl.held && sl.start == w.Start {
 			sl.used = max(0, sl.used-op.Cost)
 		}
 	}
@@ -212,7 +221,7 @@ func (s *Store) Delete(ctx context.Context, op core.DeleteOp) (core.Credits, err
 		delete(c.days, k)
 	}
 	for i, w := range op.Windows() {
-		if sl := &c.slots[w.Period]; sl.end != 0 && sl.start == w.Start {
+		if sl := &c.slots[w.Period]; sl.held && sl.start == w.Start {
 			sl.used = max(0, sl.used-inWindow[i])
 		}
 	}

@@ -3,6 +3,7 @@ package inprocess
 import (
 	"net"
 	"net/http"
+	"runtime"
 	"testing"
 
 	"github.com/frappy-go/apibilling/bench/internal/apps"
@@ -49,13 +50,13 @@ func newRequest() *http.Request {
 	return req
 }
 
-// serveHTTP runs h once per iteration, serially or in parallel, each
-// goroutine with its own request and recorder, and fails on a status other
-// than 200.
-func serveHTTP(b *testing.B, h http.Handler, parallel bool) {
+// serveHTTP runs h once per iteration, serially when goroutines is 0, else
+// from that many goroutines, each with its own request and recorder, and
+// fails on a status other than 200.
+func serveHTTP(b *testing.B, h http.Handler, goroutines int) {
 	b.ReportAllocs()
 	check := func(r *recorder) bool { return r.code == http.StatusOK && r.n > 0 }
-	if !parallel {
+	if goroutines == 0 {
 		req, w := newRequest(), &recorder{h: http.Header{}}
 		for b.Loop() {
 			w.reset()
@@ -66,6 +67,7 @@ func serveHTTP(b *testing.B, h http.Handler, parallel bool) {
 		}
 		return
 	}
+	setGoroutines(b, goroutines)
 	b.RunParallel(func(pb *testing.PB) {
 		req, w := newRequest(), &recorder{h: http.Header{}}
 		for pb.Next() {
@@ -93,13 +95,14 @@ func newRequestCtx() *fasthttp.RequestCtx {
 }
 
 // serveFast runs h once per iteration on a reused RequestCtx whose response
-// is reset between requests, serially or in parallel.
-func serveFast(b *testing.B, h fasthttp.RequestHandler, parallel bool) {
+// is reset between requests, serially when goroutines is 0, else from that
+// many goroutines, each with its own RequestCtx.
+func serveFast(b *testing.B, h fasthttp.RequestHandler, goroutines int) {
 	b.ReportAllocs()
 	check := func(ctx *fasthttp.RequestCtx) bool {
 		return ctx.Response.StatusCode() == http.StatusOK && len(ctx.Response.Body()) > 0
 	}
-	if !parallel {
+	if goroutines == 0 {
 		ctx := newRequestCtx()
 		for b.Loop() {
 			ctx.Response.Reset()
@@ -110,6 +113,7 @@ func serveFast(b *testing.B, h fasthttp.RequestHandler, parallel bool) {
 		}
 		return
 	}
+	setGoroutines(b, goroutines)
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := newRequestCtx()
 		for pb.Next() {
@@ -123,8 +127,20 @@ func serveFast(b *testing.B, h fasthttp.RequestHandler, parallel bool) {
 	})
 }
 
-// modes runs bench serially and in parallel as sub-benchmarks.
-func modes(b *testing.B, bench func(b *testing.B, parallel bool)) {
-	b.Run("serial", func(b *testing.B) { bench(b, false) })
-	b.Run("parallel", func(b *testing.B) { bench(b, true) })
+// setGoroutines makes RunParallel use at least n goroutines: a multiple of
+// GOMAXPROCS.
+func setGoroutines(b *testing.B, n int) {
+	procs := runtime.GOMAXPROCS(0)
+	b.SetParallelism((n + procs - 1) / procs)
+}
+
+// modes runs bench serially ("serial", goroutines 0), from one goroutine
+// per GOMAXPROCS ("parallel") and, with g64, from 64 goroutines ("g64"), as
+// sub-benchmarks.
+func modes(b *testing.B, g64 bool, bench func(b *testing.B, goroutines int)) {
+	b.Run("serial", func(b *testing.B) { bench(b, 0) })
+	b.Run("parallel", func(b *testing.B) { bench(b, runtime.GOMAXPROCS(0)) })
+	if g64 {
+		b.Run("g64", func(b *testing.B) { bench(b, 64) })
+	}
 }

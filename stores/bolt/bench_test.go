@@ -3,6 +3,7 @@ package bolt
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -144,4 +145,32 @@ func naiveDeduct(b buckets, op *core.Op) error {
 	}
 	d.used += op.Cost
 	return b.days.Put(k, d.encode(nil))
+}
+
+// BenchmarkDeductCeiling measures the durable mode's group commit on a
+// database opened with bbolt's NoSync, which skips every fsync. It is not a
+// durable configuration: it shows the CPU cost of the committer alone, the
+// throughput the durable mode approaches on a disk whose flushes are
+// instant.
+func BenchmarkDeductCeiling(b *testing.B) {
+	for _, g := range concurrency {
+		b.Run(fmt.Sprintf("g=%d", g), func(b *testing.B) {
+			db, err := bbolt.Open(filepath.Join(b.TempDir(), "usage.db"), 0o600, &bbolt.Options{NoSync: true, FreelistType: bbolt.FreelistMapType})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			s, err := New(db, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			runParallel(b, g, func(op *core.Op) error {
+				_, err := s.Deduct(ctx, *op)
+				return err
+			})
+			b.ReportMetric(float64(b.N)/float64(s.commits.Load()), "deductions/commit")
+		})
+	}
 }

@@ -137,6 +137,7 @@ func (s *Store) commitLoop() {
 			}
 		}
 		batch, s.queue = s.queue, batch[:0]
+		s.batches.Add(1)
 		s.mu.Unlock()
 		start := time.Now()
 		c.commit(batch)

@@ -32,6 +32,7 @@ type Store struct {
 
 	reqs    sync.Pool
 	commits atomic.Int64 // transactions committed by the durable mode
+	batches atomic.Int64 // batches taken by the durable mode's committer
 
 	// The interval mode's state; see fast.go.
 	fast *fastState

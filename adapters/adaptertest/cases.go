@@ -1,0 +1,526 @@
+package adaptertest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/stores/memory"
+)
+
+// Now is the time of every request of the suite: one hour before a day
+// renews.
+var Now = time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC)
+
+// The suite's clients, by API key.
+var clients = []struct {
+	key, id string
+	quotas  []core.Quota
+}{
+	{"key-one", "client-one", []core.Quota{
+		{Period: core.Day, Limit: 500 * core.Credit, Anchor: time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{Period: core.Month, Limit: 10_000 * core.Credit, Anchor: time.Date(2022, 1, 15, 0, 0, 0, 0, time.UTC)},
+	}},
+	{"key-small", "client-small", []core.Quota{
+		{Period: core.Day, Limit: 5 * core.Credit},
+	}},
+	{"key-multi", "client-multi", []core.Quota{
+		{Period: core.Minute, Limit: 10 * core.Credit},
+		{Period: core.Day, Limit: 12 * core.Credit},
+	}},
+	{"key-week", "client-week", []core.Quota{
+		{Period: core.Second, Limit: 100 * core.Credit},
+		{Period: core.Week, Limit: 3 * core.Credit, Anchor: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)},
+	}},
+	{"key-free", "client-free", []core.Quota{
+		{Period: core.Day, Limit: core.Unlimited},
+	}},
+	{"key-none", "client-none", nil},
+	{"key-long", strings.Repeat("L", core.MaxClientIDLen+1), nil},
+}
+
+// Case is one request of the suite and all it must give.
+type Case struct {
+	Name string
+	// Env adjusts the middleware's settings.
+	Env func(*Env)
+	// Down makes every store call fail.
+	Down bool
+	// Before runs before the request, with a clock setter (the clock is
+	// reset to [Now] for the request).
+	Before func(b *core.Billing, at func(time.Time)) error
+
+	Path   string
+	Header map[string]string // request headers
+
+	Status int
+	// Headers are all the headers the middleware sets (rate-limit headers
+	// and Retry-After), with their exact names and values.
+	Headers map[string]string
+	// ContentType and Body are the exact answer, unless AnyBody (a body
+	// the framework writes itself).
+	ContentType string
+	Body        string
+	AnyBody     bool
+
+	// Client and Used: the usage of the client's shortest-period quota
+	// after the request, if Client is set.
+	Client string
+	Used   core.Credits
+	// Label and LabelUsed: the client's usage reported under Label today,
+	// if Label is set.
+	Label     string
+	LabelUsed core.Credits
+	// Logs is the number of records logged.
+	Logs int
+}
+
+const (
+	problemJSON = "application/problem+json"
+	jsonType    = "application/json"
+)
+
+func key(k string) map[string]string { return map[string]string{"X-API-Key": k} }
+
+// one returns the headers of client-one with day and month remaining.
+func one(day, month int) map[string]string {
+	return map[string]string{
+		"X-RateLimit-Limit":     "500",
+		"X-RateLimit-Remaining": fmt.Sprint(day),
+		"X-RateLimit-Reset":     "1796083200", // 2026-12-01T00:00:00Z
+		"RateLimit-Policy":      `"day";q=500;w=86400, "month";q=10000;w=2678400`,
+		"RateLimit":             fmt.Sprintf(`"day";r=%d;t=3600, "month";r=%d;t=1213200`, day, month),
+	}
+}
+
+func with(h map[string]string, kv ...string) map[string]string {
+	out := map[string]string{}
+	for k, v := range h {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			delete(out, kv[i])
+		} else {
+			out[kv[i]] = kv[i+1]
+		}
+	}
+	return out
+}
+
+func track(client string, cost core.Credits, at time.Time) func(*core.Billing, func(time.Time)) error {
+	return func(b *core.Billing, set func(time.Time)) error {
+		set(at)
+		_, err := b.Track(context.Background(), client, cost)
+		return err
+	}
+}
+
+func problem(status int, title, detail string) string {
+	return fmt.Sprintf(`{"type":"about:blank","title":%q,"status":%d,"detail":%q}`, title, status, detail)
+}
+
+// Cases returns the suite's table.
+func Cases() []Case {
+	legacyOff := func(e *Env) { e.NoLegacyHeaders = true }
+	draftOff := func(e *Env) { e.NoDraftHeaders = true }
+	return []Case{
+		{Name: "allowed", Path: "/api/fetch-data", Header: key("key-one"),
+			Status: 200, Headers: one(499, 9999), ContentType: jsonType, Body: DataBody("fetch-data"),
+			Client: "client-one", Used: core.Credit, Label: "/api/fetch-data", LabelUsed: core.Credit},
+		{Name: "allowed bearer", Path: "/api/fetch-data", Header: map[string]string{"Authorization": "Bearer key-one"},
+			Status: 200, Headers: one(499, 9999), ContentType: jsonType, Body: DataBody("fetch-data"),
+			Client: "client-one", Used: core.Credit},
+		{Name: "expensive route", Path: "/api/fetch-expensive-data", Header: key("key-one"),
+			Status: 200, Headers: one(495, 9995), ContentType: jsonType, Body: DataBody("fetch-expensive-data"),
+			Client: "client-one", Used: 5 * core.Credit, Label: "/api/fetch-expensive-data", LabelUsed: 5 * core.Credit},
+		{Name: "denied", Path: "/api/fetch-expensive-data", Header: key("key-small"),
+			Before: track("client-small", 2*core.Credit, Now),
+			Status: 429, Headers: map[string]string{
+				"X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "1796083200",
+				"RateLimit-Policy": `"day";q=5;w=86400`, "RateLimit": `"day";r=3;t=3600`, "Retry-After": "3600",
+			},
+			ContentType: problemJSON,
+			Body: `{"type":"https://iana.org/assignments/http-problem-types#quota-exceeded",` +
+				`"title":"Quota exceeded","status":429,` +
+				`"detail":"You have only 3 credits remaining, but 5 are required. They will renew at 2026-12-01T00:00:00Z.",` +
+				`"violated-policies":["day"],"remaining":3,"required":5,"renews_at":"2026-12-01T00:00:00Z"}`,
+			Client: "client-small", Used: 2 * core.Credit},
+		{Name: "denied with fractional credits left", Path: "/api/fetch-expensive-data", Header: key("key-small"),
+			Before: track("client-small", 2*core.Credit+core.Credit/2, Now),
+			Status: 429, Headers: map[string]string{
+				"X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "2", "X-RateLimit-Reset": "1796083200",
+				"RateLimit-Policy": `"day";q=5;w=86400`, "RateLimit": `"day";r=2;t=3600`, "Retry-After": "3600",
+			},
+			ContentType: problemJSON,
+			Body: `{"type":"https://iana.org/assignments/http-problem-types#quota-exceeded",` +
+				`"title":"Quota exceeded","status":429,` +
+				`"detail":"You have only 2.5 credits remaining, but 5 are required. They will renew at 2026-12-01T00:00:00Z.",` +
+				`"violated-policies":["day"],"remaining":2.5,"required":5,"renews_at":"2026-12-01T00:00:00Z"}`,
+			Client: "client-small", Used: 2*core.Credit + core.Credit/2},
+		{Name: "multi-window shorter most constrained", Path: "/api/fetch-data", Header: key("key-multi"),
+			Status: 200, Headers: map[string]string{
+				"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "9", "X-RateLimit-Reset": "1796079660",
+				"RateLimit-Policy": `"minute";q=10;w=60, "day";q=12;w=86400`,
+				"RateLimit":        `"minute";r=9;t=60, "day";r=11;t=3600`,
+			},
+			ContentType: jsonType, Body: DataBody("fetch-data"), Client: "client-multi", Used: core.Credit},
+		{Name: "multi-window longer most constrained", Path: "/api/fetch-data", Header: key("key-week"),
+			Status: 200, Headers: map[string]string{
+				"X-RateLimit-Limit": "3", "X-RateLimit-Remaining": "2", "X-RateLimit-Reset": "1796256000",
+				"RateLimit-Policy": `"second";q=100;w=1, "week";q=3;w=604800`,
+				"RateLimit":        `"week";r=2;t=176400, "second";r=99;t=1`,
+			},
+			ContentType: jsonType, Body: DataBody("fetch-data"), Client: "client-week", Used: core.Credit},
+		{Name: "multi-window denied by both", Path: "/api/fetch-expensive-data", Header: key("key-multi"),
+			Before: track("client-multi", 9*core.Credit, Now),
+			Status: 429, Headers: map[string]string{
+				"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "1", "X-RateLimit-Reset": "1796079660",
+				"RateLimit-Policy": `"minute";q=10;w=60, "day";q=12;w=86400`,
+				"RateLimit":        `"minute";r=1;t=60, "day";r=3;t=3600`,
+				"Retry-After":      "3600",
+			},
+			ContentType: problemJSON,
+			Body: `{"type":"https://iana.org/assignments/http-problem-types#quota-exceeded",` +
+				`"title":"Quota exceeded","status":429,` +
+				`"detail":"You have only 1 credits remaining, but 5 are required. They will renew at 2026-11-30T23:01:00Z.",` +
+				`"violated-policies":["minute","day"],"remaining":1,"required":5,"renews_at":"2026-11-30T23:01:00Z"}`,
+			Client: "client-multi", Used: 9 * core.Credit},
+		{Name: "multi-window denied by the longer", Path: "/api/fetch-expensive-data", Header: key("key-multi"),
+			Before: track("client-multi", 9*core.Credit, Now.Add(-10*time.Minute)),
+			Status: 429, Headers: map[string]string{
+				"X-RateLimit-Limit": "12", "X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "1796083200",
+				"RateLimit-Policy": `"minute";q=10;w=60, "day";q=12;w=86400`,
+				"RateLimit":        `"day";r=3;t=3600, "minute";r=10;t=60`,
+				"Retry-After":      "3600",
+			},
+			ContentType: problemJSON,
+			Body: `{"type":"https://iana.org/assignments/http-problem-types#quota-exceeded",` +
+				`"title":"Quota exceeded","status":429,` +
+				`"detail":"You have only 3 credits remaining, but 5 are required. They will renew at 2026-12-01T00:00:00Z.",` +
+				`"violated-policies":["day"],"remaining":3,"required":5,"renews_at":"2026-12-01T00:00:00Z"}`,
+			Client: "client-multi", Used: 0},
+		{Name: "multi-window denied by the shorter", Path: "/api/compute?units=3", Header: key("key-multi"),
+			Before: track("client-multi", 8*core.Credit, Now),
+			Status: 429, Headers: map[string]string{
+				"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "2", "X-RateLimit-Reset": "1796079660",
+				"RateLimit-Policy": `"minute";q=10;w=60, "day";q=12;w=86400`,
+				"RateLimit":        `"minute";r=2;t=60, "day";r=4;t=3600`,
+				"Retry-After":      "60",
+			},
+			ContentType: problemJSON,
+			Body: `{"type":"https://iana.org/assignments/http-problem-types#quota-exceeded",` +
+				`"title":"Quota exceeded","status":429,` +
+				`"detail":"You have only 2 credits remaining, but 3 are required. They will renew at 2026-11-30T23:01:00Z.",` +
+				`"violated-policies":["minute"],"remaining":2,"required":3,"renews_at":"2026-11-30T23:01:00Z"}`,
+			Client: "client-multi", Used: 8 * core.Credit},
+		{Name: "cost from the request", Path: "/api/compute?units=2.5", Header: key("key-one"),
+			Status: 200, Headers: one(497, 9997), ContentType: jsonType, Body: DataBody("compute"),
+			Client: "client-one", Used: 2*core.Credit + core.Credit/2, Label: "/api/compute", LabelUsed: 2*core.Credit + core.Credit/2},
+		{Name: "bad cost from the request", Path: "/api/compute?units=2.5e3", Header: key("key-one"),
+			Status: 400, ContentType: problemJSON, Body: problem(400, "Bad Request", BadUnits),
+			Client: "client-one", Used: 0},
+		{Name: "missing cost from the request", Path: "/api/compute", Header: key("key-one"),
+			Status: 400, ContentType: problemJSON, Body: problem(400, "Bad Request", BadUnits),
+			Client: "client-one", Used: 0},
+		{Name: "zero cost", Path: "/api/quota", Header: key("key-one"),
+			Status: 200, Headers: one(500, 10000), ContentType: jsonType, Body: DataBody("quota"),
+			Client: "client-one", Used: 0},
+		{Name: "invalid cost", Path: "/api/broken", Header: key("key-one"),
+			Status: 500, ContentType: problemJSON,
+			Body:   problem(500, "Internal Server Error", "The cost of this request could not be determined."),
+			Client: "client-one", Used: 0},
+		{Name: "refund on 503", Path: "/api/unstable", Header: key("key-one"),
+			Status: 503, Headers: one(499, 9999), ContentType: jsonType, Body: DataBody("unstable"),
+			Client: "client-one", Used: 0, Label: "/api/unstable", LabelUsed: 0},
+		{Name: "refund on a handler error", Path: "/api/fail", Header: key("key-one"),
+			Status: 500, Headers: one(499, 9999), AnyBody: true,
+			Client: "client-one", Used: 0},
+		{Name: "unknown key", Path: "/api/fetch-data", Header: key("key-bogus"),
+			Status: 401, ContentType: problemJSON,
+			Body: problem(401, "Unauthorized", "The client identity is not recognized.")},
+		{Name: "missing identity", Path: "/api/fetch-data",
+			Status: 401, ContentType: problemJSON,
+			Body: problem(401, "Unauthorized", "The request does not identify a client.")},
+		{Name: "empty bearer", Path: "/api/fetch-data", Header: map[string]string{"Authorization": "Bearer "},
+			Status: 401, ContentType: problemJSON,
+			Body: problem(401, "Unauthorized", "The request does not identify a client.")},
+		{Name: "client ID too long", Path: "/api/fetch-data", Header: key("key-long"),
+			Status: 401, ContentType: problemJSON,
+			Body: problem(401, "Unauthorized", "The client identity is not valid.")},
+		{Name: "client without quotas", Path: "/api/fetch-data", Header: key("key-none"),
+			Status: 403, ContentType: problemJSON,
+			Body: problem(403, "Forbidden", "You do not have any available quota")},
+		{Name: "store down fail closed", Path: "/api/fetch-data", Header: key("key-one"), Down: true,
+			Status: 503, Headers: map[string]string{"Retry-After": "1"}, ContentType: problemJSON,
+			Body: problem(503, "Service Unavailable", "Billing is temporarily unavailable. Retry later.")},
+		{Name: "store down fail open", Path: "/api/fetch-data", Header: key("key-one"), Down: true,
+			Env:    func(e *Env) { e.FailOpen = true },
+			Status: 200, ContentType: jsonType, Body: DataBody("fetch-data"), Logs: 1},
+		{Name: "skipped route", Path: "/health", Header: key("key-one"),
+			Status: 200, ContentType: "text/plain", Body: "ok", Client: "client-one", Used: 0},
+		{Name: "skipped route without identity", Path: "/health",
+			Status: 200, ContentType: "text/plain", Body: "ok"},
+		{Name: "unlimited-only client", Path: "/api/fetch-data", Header: key("key-free"),
+			Status: 200, ContentType: jsonType, Body: DataBody("fetch-data"), Client: "client-free", Used: core.Credit},
+		{Name: "legacy headers off", Path: "/api/fetch-data", Header: key("key-one"), Env: legacyOff,
+			Status: 200, Headers: with(one(499, 9999), "X-RateLimit-Limit", "", "X-RateLimit-Remaining", "", "X-RateLimit-Reset", ""),
+			ContentType: jsonType, Body: DataBody("fetch-data"), Client: "client-one", Used: core.Credit},
+		{Name: "draft headers off", Path: "/api/fetch-data", Header: key("key-one"), Env: draftOff,
+			Status: 200, Headers: with(one(499, 9999), "RateLimit-Policy", "", "RateLimit", ""),
+			ContentType: jsonType, Body: DataBody("fetch-data"), Client: "client-one", Used: core.Credit},
+		{Name: "all headers off", Path: "/api/fetch-data", Header: key("key-one"),
+			Env:    func(e *Env) { legacyOff(e); draftOff(e) },
+			Status: 200, ContentType: jsonType, Body: DataBody("fetch-data"), Client: "client-one", Used: core.Credit},
+		{Name: "all headers off denied", Path: "/api/fetch-expensive-data", Header: key("key-small"),
+			Env:    func(e *Env) { legacyOff(e); draftOff(e) },
+			Before: track("client-small", 4*core.Credit, Now),
+			Status: 429, Headers: map[string]string{"Retry-After": "3600"}, ContentType: problemJSON,
+			Body: `{"type":"https://iana.org/assignments/http-problem-types#quota-exceeded",` +
+				`"title":"Quota exceeded","status":429,` +
+				`"detail":"You have only 1 credits remaining, but 5 are required. They will renew at 2026-12-01T00:00:00Z.",` +
+				`"violated-policies":["day"],"remaining":1,"required":5,"renews_at":"2026-12-01T00:00:00Z"}`,
+			Client: "client-small", Used: 4 * core.Credit},
+		{Name: "legacy headers renamed", Path: "/api/fetch-data", Header: key("key-one"),
+			Env: func(e *Env) {
+				e.LimitHeader, e.RemainingHeader, e.ResetHeader = "X-Quota-Limit", "X-Quota-Remaining", "X-Quota-Reset"
+			},
+			Status: 200, Headers: with(one(499, 9999),
+				"X-RateLimit-Limit", "", "X-RateLimit-Remaining", "", "X-RateLimit-Reset", "",
+				"X-Quota-Limit", "500", "X-Quota-Remaining", "499", "X-Quota-Reset", "1796083200"),
+			ContentType: jsonType, Body: DataBody("fetch-data"), Client: "client-one", Used: core.Credit},
+		{Name: "outcome in the handler", Path: "/api/outcome", Header: key("key-one"),
+			Status: 200, Headers: one(499, 9999), ContentType: jsonType,
+			Body: `{"cost":"1","period":"day","remaining":"499"}`, Client: "client-one", Used: core.Credit},
+		{Name: "outcome of an unlimited-only client", Path: "/api/outcome", Header: key("key-free"),
+			Status: 200, ContentType: jsonType, Body: `{"cost":"1","lowest":null}`, Client: "client-free", Used: core.Credit},
+		{Name: "no outcome when failing open", Path: "/api/outcome", Header: key("key-one"), Down: true,
+			Env:    func(e *Env) { e.FailOpen = true },
+			Status: 200, ContentType: jsonType, Body: `{"outcome":null}`, Logs: 1},
+	}
+}
+
+// Run runs every case of [Cases] against the app make builds, each on a
+// new billing and app.
+func Run(t *testing.T, make Maker) {
+	t.Helper()
+	for _, tc := range Cases() {
+		t.Run(tc.Name, func(t *testing.T) {
+			t.Parallel()
+			r := serve(t, make, tc)
+			r.check(t, tc)
+		})
+	}
+}
+
+// Compare runs every case of [Cases] against each app and checks that they
+// answer the same status, rate-limit headers, Content-Type and body.
+func Compare(t *testing.T, makers map[string]Maker) {
+	t.Helper()
+	for _, tc := range Cases() {
+		t.Run(tc.Name, func(t *testing.T) {
+			t.Parallel()
+			var first *result
+			var firstName string
+			for name, make := range makers {
+				r := serve(t, make, tc)
+				if first == nil {
+					first, firstName = &r, name
+					continue
+				}
+				if got, want := r.resp.Status, first.resp.Status; got != want {
+					t.Errorf("status: %s %d, %s %d", name, got, firstName, want)
+				}
+				if got, want := fmt.Sprint(r.billing), fmt.Sprint(first.billing); got != want {
+					t.Errorf("headers:\n%s %s\n%s %s", name, got, firstName, want)
+				}
+				if tc.AnyBody {
+					continue
+				}
+				if got, want := r.contentType(), first.contentType(); got != want {
+					t.Errorf("Content-Type: %s %q, %s %q", name, got, firstName, want)
+				}
+				if got, want := r.resp.Body, first.resp.Body; got != want {
+					t.Errorf("body:\n%s %s\n%s %s", name, got, firstName, want)
+				}
+			}
+		})
+	}
+}
+
+// result is what a case gave.
+type result struct {
+	resp    Response
+	billing map[string][]string // the headers the middleware may set
+	b       *core.Billing
+	logs    []string
+}
+
+// serve builds the billing and the app of tc and serves its request.
+func serve(t *testing.T, make Maker, tc Case) result {
+	t.Helper()
+	var now atomic.Int64
+	now.Store(Now.UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()).UTC() }
+	var store core.Store = memory.New()
+	b := core.New(store, core.WithClock(clock))
+	keys := map[string]string{}
+	for _, c := range clients {
+		keys[c.key] = c.id
+		if len(c.quotas) > 0 {
+			if err := b.SetQuotas(c.id, c.quotas...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if tc.Before != nil {
+		if err := tc.Before(b, func(at time.Time) { now.Store(at.UnixNano()) }); err != nil {
+			t.Fatal(err)
+		}
+		now.Store(Now.UnixNano())
+	}
+	bill := b
+	if tc.Down {
+		bill = core.New(downStore{store}, core.WithClock(clock))
+		for _, c := range clients {
+			if len(c.quotas) > 0 {
+				_ = bill.SetQuotas(c.id, c.quotas...)
+			}
+		}
+	}
+	logs := &logRecorder{}
+	env := Env{
+		Billing: bill,
+		Lookup:  func(k string) (string, bool) { id, ok := keys[k]; return id, ok },
+		Logger:  slog.New(logs),
+	}
+	if tc.Env != nil {
+		tc.Env(&env)
+	}
+	app := make(t, env)
+	req := httptest.NewRequest("GET", "http://api.example"+tc.Path, nil)
+	for k, v := range tc.Header {
+		req.Header.Set(k, v)
+	}
+	resp := app(req)
+	r := result{resp: resp, billing: map[string][]string{}, b: b, logs: logs.lines()}
+	for name, vs := range resp.Header {
+		if billingHeader(name, env) {
+			r.billing[name] = vs
+		}
+	}
+	return r
+}
+
+func (r *result) contentType() string {
+	for name, vs := range r.resp.Header {
+		if strings.EqualFold(name, "Content-Type") && len(vs) > 0 {
+			ct, _, _ := strings.Cut(vs[0], ";")
+			return ct
+		}
+	}
+	return ""
+}
+
+func (r *result) check(t *testing.T, tc Case) {
+	t.Helper()
+	if got, want := r.resp.Status, tc.Status; got != want {
+		t.Errorf("status = %d, want %d (body %s)", got, want, r.resp.Body)
+	}
+	for name, want := range tc.Headers {
+		if got := r.billing[name]; len(got) != 1 || got[0] != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	for name, got := range r.billing {
+		if _, ok := tc.Headers[name]; !ok {
+			t.Errorf("unexpected header %s: %q", name, got)
+		}
+	}
+	if !tc.AnyBody {
+		if got, want := r.contentType(), tc.ContentType; got != want {
+			t.Errorf("Content-Type = %q, want %q", got, want)
+		}
+		if got, want := r.resp.Body, tc.Body; got != want {
+			t.Errorf("body =\n%s\nwant\n%s", got, want)
+		}
+	}
+	for _, c := range clients {
+		for name, vs := range r.resp.Header {
+			for _, v := range vs {
+				if strings.Contains(v, c.id) || strings.Contains(v, c.key) {
+					t.Errorf("header %s: %q reveals a client", name, v)
+				}
+			}
+		}
+		if strings.Contains(r.resp.Body, c.id) || strings.Contains(r.resp.Body, c.key) {
+			t.Errorf("body reveals a client: %s", r.resp.Body)
+		}
+		for _, l := range r.logs {
+			if strings.Contains(l, c.id) || strings.Contains(l, c.key) {
+				t.Errorf("log reveals a client: %s", l)
+			}
+		}
+	}
+	if got, want := len(r.logs), tc.Logs; got != want {
+		t.Errorf("%d records logged, want %d: %q", got, want, r.logs)
+	}
+	ctx := context.Background()
+	if tc.Client != "" {
+		o, err := r.b.Status(ctx, tc.Client)
+		if err != nil {
+			t.Fatalf("Status(%s): %v", tc.Client, err)
+		}
+		if got, want := o.Quota(0).Used, tc.Used; got != want {
+			t.Errorf("usage of %s = %v, want %v", tc.Client, got, want)
+		}
+		if tc.Label != "" {
+			days, err := r.b.DailyUsage(ctx, tc.Client, Now.Add(-24*time.Hour), Now.Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got core.Credits
+			for _, d := range days {
+				got += d.ByLabel[tc.Label]
+			}
+			if want := tc.LabelUsed; got != want {
+				t.Errorf("usage under %q = %v, want %v", tc.Label, got, want)
+			}
+		}
+	}
+}
+
+// logRecorder is a slog.Handler that keeps every record as text.
+type logRecorder struct {
+	mu  sync.Mutex
+	out []string
+}
+
+func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	})
+	h.mu.Lock()
+	h.out = append(h.out, b.String())
+	h.mu.Unlock()
+	return nil
+}
+func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *logRecorder) WithGroup(string) slog.Handler      { return h }
+
+func (h *logRecorder) lines() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.out...)
+}

@@ -1,0 +1,54 @@
+package adaptertest
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	echobilling "github.com/frappy-go/apibilling/adapters/echo"
+	"github.com/frappy-go/apibilling/core"
+)
+
+// Echo builds the suite's app with echobilling; it is served with
+// ServeHTTP on an httptest.ResponseRecorder.
+func Echo(t *testing.T, env Env) App {
+	bill := echobilling.NewMiddleware(echobilling.Config{
+		Skipper:              func(c echo.Context) bool { return SkipPath(c.Request().URL.Path) },
+		Billing:              env.Billing,
+		Identity:             echobilling.MapKey(echobilling.FirstOf(echobilling.Header("X-API-Key"), echobilling.Bearer()), env.Lookup),
+		FailOpen:             env.FailOpen,
+		Logger:               env.Logger,
+		DisableLegacyHeaders: env.NoLegacyHeaders,
+		DisableDraftHeaders:  env.NoDraftHeaders,
+		LimitHeader:          env.LimitHeader,
+		RemainingHeader:      env.RemainingHeader,
+		ResetHeader:          env.ResetHeader,
+	})
+	data := func(status int, route string) echo.HandlerFunc {
+		return func(c echo.Context) error { return c.Blob(status, "application/json", []byte(DataBody(route))) }
+	}
+	e := echo.New()
+	e.GET("/health", func(c echo.Context) error { return c.Blob(200, "text/plain", []byte("ok")) }, bill.Handler())
+	e.GET("/api/fetch-data", data(200, "fetch-data"), bill.Handler())
+	e.GET("/api/fetch-expensive-data", data(200, "fetch-expensive-data"), bill.Cost(5*core.Credit))
+	e.GET("/api/compute", data(200, "compute"), bill.CostFunc(func(c echo.Context) (core.Credits, error) {
+		return UnitsCost(c.QueryParam("units"), echobilling.BadCost)
+	}))
+	e.GET("/api/quota", data(200, "quota"), bill.Cost(0))
+	e.GET("/api/broken", data(200, "broken"), bill.CostFunc(func(echo.Context) (core.Credits, error) { return BrokenCost() }))
+	e.GET("/api/unstable", data(503, "unstable"), bill.Handler())
+	e.GET("/api/fail", func(c echo.Context) error {
+		return echo.NewHTTPError(http.StatusInternalServerError, "handler failed")
+	}, bill.Handler())
+	e.GET("/api/outcome", func(c echo.Context) error {
+		o, ok := echobilling.OutcomeFrom(c)
+		return c.Blob(200, "application/json", []byte(OutcomeBody(o, ok)))
+	}, bill.Handler())
+	return func(req *http.Request) Response {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		return Response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.String()}
+	}
+}

@@ -1,0 +1,72 @@
+package adaptertest
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+
+	fiberbilling "github.com/frappy-go/apibilling/adapters/fiber"
+	"github.com/frappy-go/apibilling/core"
+)
+
+// Fiber builds the suite's app with fiberbilling; it is served by the
+// app's fasthttp handler on a fasthttp.RequestCtx, so that the headers are
+// read exactly as set.
+func Fiber(t *testing.T, env Env) App {
+	bill := fiberbilling.NewMiddleware(fiberbilling.Config{
+		Next:                 func(c *fiber.Ctx) bool { return SkipPath(c.Path()) },
+		Billing:              env.Billing,
+		Identity:             fiberbilling.MapKey(fiberbilling.FirstOf(fiberbilling.Header("X-API-Key"), fiberbilling.Bearer()), env.Lookup),
+		FailOpen:             env.FailOpen,
+		Logger:               env.Logger,
+		DisableLegacyHeaders: env.NoLegacyHeaders,
+		DisableDraftHeaders:  env.NoDraftHeaders,
+		LimitHeader:          env.LimitHeader,
+		RemainingHeader:      env.RemainingHeader,
+		ResetHeader:          env.ResetHeader,
+	})
+	send := func(c *fiber.Ctx, status int, ctype, body string) error {
+		c.Set(fiber.HeaderContentType, ctype)
+		return c.Status(status).SendString(body)
+	}
+	data := func(status int, route string) fiber.Handler {
+		return func(c *fiber.Ctx) error { return send(c, status, "application/json", DataBody(route)) }
+	}
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Get("/health", bill.Handler(), func(c *fiber.Ctx) error { return send(c, 200, "text/plain", "ok") })
+	app.Get("/api/fetch-data", bill.Handler(), data(200, "fetch-data"))
+	app.Get("/api/fetch-expensive-data", bill.Cost(5*core.Credit), data(200, "fetch-expensive-data"))
+	app.Get("/api/compute", bill.CostFunc(func(c *fiber.Ctx) (core.Credits, error) {
+		return UnitsCost(c.Query("units"), fiberbilling.BadCost)
+	}), data(200, "compute"))
+	app.Get("/api/quota", bill.Cost(0), data(200, "quota"))
+	app.Get("/api/broken", bill.CostFunc(func(*fiber.Ctx) (core.Credits, error) { return BrokenCost() }), data(200, "broken"))
+	app.Get("/api/unstable", bill.Handler(), data(503, "unstable"))
+	app.Get("/api/fail", bill.Handler(), func(c *fiber.Ctx) error {
+		return fiber.NewError(fiber.StatusInternalServerError, "handler failed")
+	})
+	app.Get("/api/outcome", bill.Handler(), func(c *fiber.Ctx) error {
+		o, ok := fiberbilling.OutcomeFrom(c)
+		return send(c, 200, "application/json", OutcomeBody(o, ok))
+	})
+	h := app.Handler()
+	return func(req *http.Request) Response {
+		var fc fasthttp.RequestCtx
+		fc.Request.Header.SetMethod(req.Method)
+		fc.Request.SetRequestURI(req.URL.RequestURI())
+		fc.Request.Header.SetHost(req.Host)
+		for k, vs := range req.Header {
+			for _, v := range vs {
+				fc.Request.Header.Add(k, v)
+			}
+		}
+		h(&fc)
+		resp := Response{Status: fc.Response.StatusCode(), Header: map[string][]string{}, Body: string(fc.Response.Body())}
+		fc.Response.Header.VisitAll(func(k, v []byte) {
+			resp.Header[string(k)] = append(resp.Header[string(k)], string(v))
+		})
+		return resp
+	}
+}

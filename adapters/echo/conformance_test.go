@@ -1,0 +1,11 @@
+package echobilling_test
+
+import (
+	"testing"
+
+	"github.com/frappy-go/apibilling/adapters/adaptertest"
+)
+
+func TestConformance(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Echo)
+}

@@ -63,7 +63,7 @@ func (s *Store) freeRequest(r *request) {
 // submit queues r and waits for its answer. If ctx ends before the
 // committer has taken r, r is withdrawn, submit returns the context's
 // error and nothing of r is applied; once taken, r is answered after its
-// commit, which takes one fsync.
+// commit.
 func (s *Store) submit(ctx context.Context, r *request) error {
 	s.mu.Lock()
 	if s.closed {

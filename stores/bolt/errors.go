@@ -18,6 +18,7 @@ var (
 	// ErrCorrupt: the file is not a valid bbolt database, is truncated, or its
 	// apibilling data is damaged.
 	ErrCorrupt = errors.New("apibilling/bolt: corrupt store file")
-	// ErrTooLarge: a label is too long to be stored in a key.
-	ErrTooLarge = errors.New("apibilling/bolt: label too long")
+	// ErrLabelTooLong: a label is longer than fits in a bbolt key (about
+	// 32 KiB); nothing is changed.
+	ErrLabelTooLong = errors.New("apibilling/bolt: label too long")
 )

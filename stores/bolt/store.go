@@ -182,7 +182,7 @@ func (s *Store) check(ctx context.Context, client, label string) error {
 		return err
 	}
 	if len(label) > maxLabelLen {
-		return fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(label), maxLabelLen)
+		return fmt.Errorf("%w: %d bytes, at most %d", ErrLabelTooLong, len(label), maxLabelLen)
 	}
 	return nil
 }

@@ -193,3 +193,34 @@ func TestNoCommitWithoutChange(t *testing.T) {
 		t.Errorf("commits = %d after a refusal and a zero cost, want %d", got, want)
 	}
 }
+
+// TestBadArguments checks the arguments the store refuses itself.
+func TestBadArguments(t *testing.T) {
+	s, _ := openTest(t, nil)
+	base := core.Op{Client: "c", Cost: core.Credit, N: 1, List: [core.MaxQuotas]core.Window{{Period: core.Day, End: 1, Limit: core.Unlimited}}}
+	tests := []struct {
+		name   string
+		client string
+		label  string
+		want   error
+	}{
+		{"empty client", "", "", core.ErrInvalidClient},
+		{"client too long", strings.Repeat("x", core.MaxClientIDLen+1), "", core.ErrInvalidClient},
+		{"label too long", "c", strings.Repeat("l", maxLabelLen+1), ErrLabelTooLong},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			op := base
+			op.Client, op.Label = tt.client, tt.label
+			if _, err := s.Deduct(context.Background(), op); !errors.Is(err, tt.want) {
+				t.Errorf("Deduct: err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	// The longest label fits.
+	op := base
+	op.Client, op.Label = strings.Repeat("x", core.MaxClientIDLen), strings.Repeat("l", maxLabelLen)
+	if res, err := s.Deduct(context.Background(), op); err != nil || !res.OK {
+		t.Errorf("Deduct with the longest client ID and label: %v, %v", res.OK, err)
+	}
+}

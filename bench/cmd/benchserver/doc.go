@@ -8,5 +8,6 @@
 // Modes: bare (no middleware), anchor (the framework's usual limiter),
 // memory (apibilling on the memory store) and bolt (apibilling on a durable
 // bolt store in -db). It answers the API key apps.Key and stops cleanly on
-// SIGINT or SIGTERM.
+// SIGINT or SIGTERM. With -cpuprofile it writes a CPU profile of its whole
+// run, for the profiles of BENCHMARKS.md.
 package main

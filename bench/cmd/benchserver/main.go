@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -20,15 +21,35 @@ import (
 	"github.com/frappy-go/apibilling/core"
 )
 
+var exitCode int
+
 func main() {
+	defer func() { os.Exit(exitCode) }()
 	framework := flag.String("framework", "gin", "gin, echo or fiber")
 	mode := flag.String("mode", "bare", "bare, anchor, memory or bolt")
 	headers := flag.String("headers", "all", "rate-limit headers when billed: all, legacy or noheaders")
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
 	db := flag.String("db", "benchserver.db", "bolt file of -mode bolt")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatalf("benchserver: %v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatalf("benchserver: %v", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				log.Printf("benchserver: %v", err)
+			}
+		}()
+	}
 	if err := run(*framework, *mode, *headers, *addr, *db); err != nil {
-		log.Fatalf("benchserver: %v", err)
+		log.Printf("benchserver: %v", err)
+		exitCode = 1
 	}
 }
 

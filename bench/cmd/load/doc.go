@@ -16,4 +16,7 @@
 // Usage, from the bench module:
 //
 //	go run ./cmd/load -root .. -duration 3s -out load.json
+//
+// With -cpuprofile gin/bolt=cpu.out the benchserver of that target writes
+// a CPU profile of its whole run.
 package main

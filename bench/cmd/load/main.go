@@ -46,6 +46,15 @@ func main() {
 	warmup := flag.Duration("warmup", 500*time.Millisecond, "unmeasured time before each run")
 	maxRequests := flag.Int64("max-requests", 5_000_000, "most requests measured in one run")
 	out := flag.String("out", "load.json", "JSON output file")
+	profiles := map[string]string{}
+	flag.Func("cpuprofile", "framework/target=file: CPU profile of that benchserver target (repeatable)", func(s string) error {
+		k, path, ok := strings.Cut(s, "=")
+		if !ok {
+			return fmt.Errorf("want framework/target=file, got %q", s)
+		}
+		profiles[k] = path
+		return nil
+	})
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -53,6 +62,7 @@ func main() {
 	o, err := run(ctx, config{
 		root: *root, frameworks: split(*frameworks), targets: split(*targets),
 		duration: *duration, warmup: *warmup, maxRequests: *maxRequests,
+		profiles: profiles,
 	}, *clients)
 	if err != nil {
 		log.Fatalf("load: %v", err)
@@ -77,6 +87,7 @@ type config struct {
 	examples         map[string]string // framework -> binary
 	buildErrors      map[string]string // framework -> why its example did not build
 	clientsFile      string
+	profiles         map[string]string // "framework/target" -> CPU profile file
 }
 
 func split(s string) []string {
@@ -189,7 +200,15 @@ func runTarget(ctx context.Context, cfg *config, fw, target string) ([]Run, erro
 	var cmd *exec.Cmd
 	switch target {
 	case "bare", "anchor", "memory", "bolt":
-		cmd = exec.Command(cfg.benchserver, "-framework", fw, "-mode", target, "-addr", addr, "-db", db)
+		args := []string{"-framework", fw, "-mode", target, "-addr", addr, "-db", db}
+		if p := cfg.profiles[fw+"/"+target]; p != "" {
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, "-cpuprofile", abs)
+		}
+		cmd = exec.Command(cfg.benchserver, args...)
 	case "example":
 		cmd = exec.Command(cfg.examples[fw], "-addr", addr, "-db", db, "-clients", cfg.clientsFile)
 	default:

@@ -58,7 +58,8 @@ func (s *Store) keys(client string, ws []core.Window, day bool) []string {
 		n++
 	}
 	var arr [core.MaxQuotas + 1]int // end offset of each key
-	buf := make([]byte, 0, n*(len(s.prefix)+len(client)+16))
+	var stack [512]byte
+	buf := stack[:0]
 	for i, w := range ws {
 		buf = appendTag(buf, s.prefix, client)
 		if w.Period.Valid() {

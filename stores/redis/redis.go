@@ -217,7 +217,8 @@ func (s *Store) appendHeader(b []byte, cost core.Credits, day core.DaySpan) []by
 
 func (s *Store) opArg(op *core.Op) string {
 	ws := op.Windows()
-	b := make([]byte, 0, 52+len(ws)*recordLen+40+len(op.Label))
+	var stack [52 + core.MaxQuotas*recordLen + 40 + 64]byte
+	b := stack[:0]
 	b = s.appendHeader(b, op.Cost, op.Day)
 	b = s.appendWindows(b, ws, nowMs())
 	b = appendDayField(b, op.Day, op.Label)

@@ -1,0 +1,58 @@
+package redis
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/frappy-go/apibilling/core"
+)
+
+// BenchmarkDeduct charges 1 credit through core.Billing to a client with a
+// day and an unlimited month quota, from 1, 16 and 64 goroutines (one
+// client each), and reports deductions per second. Each deduction is one
+// round trip to the test Redis.
+func BenchmarkDeduct(b *testing.B) {
+	c := newClient(b)
+	for _, g := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("goroutines=%d", g), func(b *testing.B) {
+			s := newStore(b, c, &Options{Timeout: 5 * time.Second})
+			bill := core.New(s)
+			clients := make([]string, g)
+			for i := range clients {
+				clients[i] = "client-" + strconv.Itoa(i)
+				if err := bill.SetQuotas(clients[i],
+					core.Quota{Period: core.Day, Limit: core.MaxCredits},
+					core.Quota{Period: core.Month, Limit: core.Unlimited},
+				); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var next atomic.Int64
+			var failed atomic.Int64
+			var wg sync.WaitGroup
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := range g {
+				wg.Go(func() {
+					for next.Add(1) <= int64(b.N) {
+						if _, err := bill.Track(b.Context(), clients[i], credit); err != nil {
+							failed.Add(1)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			if n := failed.Load(); n > 0 {
+				b.Fatalf("%d of %d deductions failed", n, b.N)
+			}
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "deductions/s")
+		})
+	}
+}

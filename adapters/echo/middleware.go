@@ -45,6 +45,7 @@ func NewMiddleware(cfg Config) *Middleware {
 	if cfg.Cost == 0 {
 		cfg.Cost = core.Credit
 	}
+	httpbilling.CheckCost("echobilling: Config.Cost", cfg.Cost)
 	return &Middleware{cfg: cfg, meter: httpbilling.NewMeter(cfg.meterConfig())}
 }
 
@@ -53,8 +54,12 @@ func NewMiddleware(cfg Config) *Middleware {
 func (m *Middleware) Handler() echo.MiddlewareFunc { return m.middleware(m.cfg.Cost, m.cfg.CostFunc) }
 
 // Cost returns a route-level middleware that bills cost, such as
-// 5*core.Credit, with the middleware's other settings.
-func (m *Middleware) Cost(cost core.Credits) echo.MiddlewareFunc { return m.middleware(cost, nil) }
+// 5*core.Credit, with the middleware's other settings. It panics if cost is negative
+// or above [core.MaxCredits].
+func (m *Middleware) Cost(cost core.Credits) echo.MiddlewareFunc {
+	httpbilling.CheckCost("echobilling: Cost", cost)
+	return m.middleware(cost, nil)
+}
 
 // CostFunc returns a route-level middleware that bills the cost f computes
 // from the request, with the middleware's other settings. It panics if f is

@@ -37,6 +37,7 @@ func NewMiddleware(config ...Config) *Middleware {
 	if cfg.Identity == nil {
 		panic("fiberbilling: NewMiddleware expects a non-nil Config.Identity")
 	}
+	httpbilling.CheckCost("fiberbilling: Config.Cost", cfg.Cost)
 	return &Middleware{cfg: cfg, meter: httpbilling.NewMeter(cfg.meterConfig())}
 }
 
@@ -45,8 +46,12 @@ func NewMiddleware(config ...Config) *Middleware {
 func (m *Middleware) Handler() fiber.Handler { return m.handler(m.cfg.Cost, m.cfg.CostFunc) }
 
 // Cost returns a route-level handler that bills cost, such as
-// 5*core.Credit, with the middleware's other settings.
-func (m *Middleware) Cost(cost core.Credits) fiber.Handler { return m.handler(cost, nil) }
+// 5*core.Credit, with the middleware's other settings. It panics if cost is negative
+// or above [core.MaxCredits].
+func (m *Middleware) Cost(cost core.Credits) fiber.Handler {
+	httpbilling.CheckCost("fiberbilling: Cost", cost)
+	return m.handler(cost, nil)
+}
 
 // CostFunc returns a route-level handler that bills the cost f computes
 // from the request, with the middleware's other settings. It panics if f is

@@ -59,8 +59,12 @@ func NewMiddleware(b *core.Billing, id Identity, opts ...Option) *Middleware {
 func (m *Middleware) Handler() gin.HandlerFunc { return m.handler(m.cfg.cost, m.cfg.costFunc) }
 
 // Cost returns a route-level handler that bills cost, such as
-// 5*core.Credit, with the middleware's other options.
-func (m *Middleware) Cost(cost core.Credits) gin.HandlerFunc { return m.handler(cost, nil) }
+// 5*core.Credit, with the middleware's other options. It panics if cost is negative or
+// above [core.MaxCredits].
+func (m *Middleware) Cost(cost core.Credits) gin.HandlerFunc {
+	httpbilling.CheckCost("ginbilling: Cost", cost)
+	return m.handler(cost, nil)
+}
 
 // CostFunc returns a route-level handler that bills the cost f computes
 // from the request, with the middleware's other options. It panics if f is

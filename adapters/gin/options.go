@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/internal/httpbilling"
 )
 
 // Option configures a [Middleware].
@@ -26,6 +27,7 @@ type ErrorHandler func(c *gin.Context, err error)
 // (and [New]). Default: 1 credit ([core.Credit]); 0 bills nothing but still
 // answers the headers.
 func WithCost(cost core.Credits) Option {
+	httpbilling.CheckCost("ginbilling: WithCost", cost)
 	return func(c *config) { c.cost, c.costFunc = cost, nil }
 }
 

@@ -71,3 +71,11 @@ func StatusOf(err error) int {
 func IsNoIdentity(err error) bool {
 	return err == ErrNoIdentity || errors.Is(err, ErrNoIdentity)
 }
+
+// CheckCost panics with prefix if cost cannot be charged: a constant cost
+// is a configuration mistake found at start-up.
+func CheckCost(prefix string, cost core.Credits) {
+	if cost < 0 || cost > core.MaxCredits {
+		panic(prefix + ": cost " + cost.String() + " is not between 0 and core.MaxCredits")
+	}
+}

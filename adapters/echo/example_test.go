@@ -1,0 +1,110 @@
+package echobilling_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	echobilling "github.com/frappy-go/apibilling/adapters/echo"
+	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/stores/memory"
+)
+
+// newBilling returns a billing with one client, "client1", whose API key is
+// "demo-key-1", at a fixed time one hour before its day renews.
+func newBilling() (*core.Billing, func(key string) (string, bool)) {
+	now := time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC)
+	b := core.New(memory.New(), core.WithClock(func() time.Time { return now }))
+	if err := b.SetQuotas("client1", core.Quota{Period: core.Day, Limit: 10 * core.Credit}); err != nil {
+		panic(err)
+	}
+	keys := map[string]string{"demo-key-1": "client1"}
+	return b, func(key string) (string, bool) { c, ok := keys[key]; return c, ok }
+}
+
+func get(h http.Handler, path, key string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("GET", path, nil)
+	if key != "" {
+		req.Header.Set("X-API-Key", key)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// Bill every route one credit, identifying clients by API key.
+func Example() {
+	b, lookup := newBilling()
+	e := echo.New()
+	e.Use(echobilling.New(b, echobilling.MapKey(echobilling.Header("X-API-Key"), lookup)))
+	e.GET("/api/fetch-data", func(c echo.Context) error { return c.JSON(200, map[string]string{"data": "ok"}) })
+
+	rec := get(e, "/api/fetch-data", "demo-key-1")
+	fmt.Println(rec.Code, rec.Header()["X-RateLimit-Remaining"], rec.Header()["RateLimit"])
+	rec = get(e, "/api/fetch-data", "")
+	fmt.Println(rec.Code, rec.Body)
+	// Output:
+	// 200 [9] ["day";r=9;t=3600]
+	// 401 {"type":"about:blank","title":"Unauthorized","status":401,"detail":"The request does not identify a client."}
+}
+
+// Give routes their own costs: a constant, or one computed from the request.
+func ExampleMiddleware_Cost() {
+	b, lookup := newBilling()
+	bill := echobilling.NewMiddleware(echobilling.Config{
+		Billing:  b,
+		Identity: echobilling.MapKey(echobilling.FirstOf(echobilling.Header("X-API-Key"), echobilling.Bearer()), lookup),
+	})
+	ok := func(c echo.Context) error { return c.String(200, "ok") }
+	e := echo.New()
+	e.GET("/api/fetch-expensive-data", ok, bill.Cost(5*core.Credit))
+	e.GET("/api/compute", ok, bill.CostFunc(func(c echo.Context) (core.Credits, error) {
+		units, err := core.ParseCredits(c.QueryParam("units"))
+		if err != nil {
+			return 0, echobilling.BadCost(400, "units must be a non-negative decimal number")
+		}
+		return units, nil
+	}))
+
+	for _, path := range []string{"/api/fetch-expensive-data", "/api/compute?units=2.5", "/api/compute?units=x", "/api/fetch-expensive-data"} {
+		rec := get(e, path, "demo-key-1")
+		fmt.Println(path, rec.Code, rec.Header()["X-RateLimit-Remaining"], rec.Header()["Retry-After"])
+		if rec.Code == 429 {
+			fmt.Println(strings.ReplaceAll(rec.Body.String(), `,"`, ",\n\""))
+		}
+	}
+	// Output:
+	// /api/fetch-expensive-data 200 [5] []
+	// /api/compute?units=2.5 200 [2] []
+	// /api/compute?units=x 400 [] []
+	// /api/fetch-expensive-data 429 [2] [3600]
+	// {"type":"https://iana.org/assignments/http-problem-types#quota-exceeded",
+	// "title":"Quota exceeded",
+	// "status":429,
+	// "detail":"You have only 2.5 credits remaining, but 5 are required. They will renew at 2026-12-01T00:00:00Z.",
+	// "violated-policies":["day"],
+	// "remaining":2.5,
+	// "required":5,
+	// "renews_at":"2026-12-01T00:00:00Z"}
+}
+
+// Read the billing outcome inside the handler.
+func ExampleOutcomeFrom() {
+	b, lookup := newBilling()
+	e := echo.New()
+	e.Use(echobilling.New(b, echobilling.MapKey(echobilling.Header("X-API-Key"), lookup)))
+	e.GET("/api/me", func(c echo.Context) error {
+		o, ok := echobilling.OutcomeFrom(c)
+		if !ok {
+			return c.NoContent(204)
+		}
+		low, _ := o.Lowest()
+		return c.String(200, fmt.Sprintf("%s: %s credits left, renewing at %s", low.Period, low.Remaining, low.End.Format(time.RFC3339)))
+	})
+	fmt.Println(get(e, "/api/me", "demo-key-1").Body)
+	// Output: day: 9 credits left, renewing at 2026-12-01T00:00:00Z
+}

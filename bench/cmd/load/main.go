@@ -244,6 +244,9 @@ func runTarget(ctx context.Context, cfg *config, fw, target string) ([]Run, erro
 		}
 		log.Printf("%-5s %-7s %2d clients: %8.0f req/s  p50 %-9v p99 %-9v errors %d, not 2xx %d",
 			fw, target, n, res.PerSecond, res.P50, res.P99, res.Errors, res.NotOK)
+		if res.Requests == 0 {
+			log.Printf("warning: %s/%s with %d clients: no request completed while measuring", fw, target, n)
+		}
 		if res.Errors > 0 || res.NotOK > 0 {
 			return nil, fmt.Errorf("%d clients: %d errors (first: %s), statuses %v", n, res.Errors, res.FirstErr, res.Status)
 		}

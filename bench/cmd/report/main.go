@@ -25,10 +25,11 @@ type profiles []struct{ title, path string }
 func (p *profiles) String() string { return fmt.Sprint(*p) }
 
 func (p *profiles) Set(s string) error {
-	t, path, ok := strings.Cut(s, "=")
-	if !ok {
+	i := strings.LastIndex(s, "=") // titles may hold "=", paths do not
+	if i < 0 {
 		return fmt.Errorf("want title=path, got %q", s)
 	}
+	t, path := s[:i], s[i+1:]
 	*p = append(*p, struct{ title, path string }{t, path})
 	return nil
 }

@@ -284,6 +284,10 @@ func (r *report) loopback(load *loadOutput) string {
 				if bare, ok := res[key{fw.name, "bare", c}]; ok && bare.PerSecond > 0 {
 					pct = fmt.Sprintf("%.0f%%", 100*rr.PerSecond/bare.PerSecond)
 				}
+				if rr.Requests == 0 {
+					p("| %s | %d | none completed: the server stalled for the whole run | | | |\n", target, c)
+					continue
+				}
 				p("| %s | %d | %s | %s | %s | %s |\n", target, c, num(rr.PerSecond), pct, dur(rr.P50), dur(rr.P99))
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -21,33 +22,59 @@ var apps = []string{"gin", "echo", "fiber"}
 // buildTimeout bounds building the three applications.
 const buildTimeout = 5 * time.Minute
 
-// buildApps builds the example applications once into a temporary
-// directory and returns their paths, in the order of apps.
+// binDir holds the applications built by buildApps; TestMain removes it.
+var binDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+var build struct {
+	once sync.Once
+	bins []string
+	err  error
+}
+
+// buildApps builds the example applications, once for all the tests, and
+// returns their paths, in the order of apps.
 func buildApps(t *testing.T) []string {
 	t.Helper()
+	build.once.Do(func() { build.bins, build.err = buildAll() })
+	if build.err != nil {
+		t.Fatal(build.err)
+	}
+	return build.bins
+}
+
+func buildAll() ([]string, error) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		t.Fatalf("the go command is needed to build the examples: %v", err)
+		return nil, fmt.Errorf("the go command is needed to build the examples: %w", err)
 	}
-	dir := t.TempDir()
+	if binDir, err = os.MkdirTemp("", "apibilling-examples-"); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
-	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	args := []string{"build", "-o", binDir + string(filepath.Separator)}
 	for _, a := range apps {
 		args = append(args, "github.com/frappy-go/apibilling/examples/"+a)
 	}
-	cmd := exec.CommandContext(ctx, goBin, args...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	if out, err := exec.CommandContext(ctx, goBin, args...).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
 	bins := make([]string, len(apps))
 	for i, a := range apps {
-		bins[i] = filepath.Join(dir, a)
+		bins[i] = filepath.Join(binDir, a)
 		if _, err := os.Stat(bins[i]); err != nil {
-			t.Fatalf("built no %s: %v", a, err)
+			return nil, fmt.Errorf("built no %s: %w", a, err)
 		}
 	}
-	return bins
+	return bins, nil
 }
 
 // syncBuffer is a bytes.Buffer that a process writes while a test reads.

@@ -19,7 +19,7 @@ func init() { openRedis = openRedisStore }
 // openRedisStore opens a store in the Redis server at addr and checks that it
 // answers, so that a wrong address fails at start-up rather than with 503s.
 func openRedisStore(addr string) (core.Store, error) {
-	client := goredis.NewClient(&goredis.Options{Addr: addr})
+	client := goredis.NewClient(&goredis.Options{Addr: addr, ContextTimeoutEnabled: true})
 	ctx, cancel := context.WithTimeout(context.Background(), redisDialTimeout)
 	defer cancel()
 	if err := client.Ping(ctx).Err(); err != nil {

@@ -68,7 +68,9 @@ func (q Quota) anchor() time.Time {
 }
 
 // Window returns the window of q that contains t: start <= t < end. It is
-// calendar arithmetic only; q is not validated.
+// calendar arithmetic only; q is not validated. Times before the year 1680
+// or after 2260 are taken as those years' bounds, so windows always fit in
+// Unix nanoseconds.
 func (q Quota) Window(t time.Time) (start, end time.Time) {
 	r := newRule(q)
 	s, e := r.compute(t.UnixNano())
@@ -122,8 +124,18 @@ func (r *rule) window(t int64) (start, end int64) {
 	return s, e
 }
 
+// Window look-ups clamp t to these instants (the starts of the years 1680
+// and 2260), so that the windows around it, and the arithmetic that finds
+// them, stay inside Unix nanoseconds; without it a clock within a window's
+// length of the year 2262 would never find its window.
+var (
+	minWindowNano = time.Date(1680, time.January, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	maxWindowNano = time.Date(2260, time.January, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+)
+
 // compute returns the window containing t without the cache.
 func (r *rule) compute(t int64) (start, end int64) {
+	t = min(max(t, minWindowNano), maxWindowNano)
 	if r.step != 0 {
 		k := floorDiv(t-r.anchorNano, r.step)
 		start = r.anchorNano + k*r.step

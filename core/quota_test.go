@@ -1,6 +1,7 @@
 package core
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -374,5 +375,31 @@ func TestWallTime(t *testing.T) {
 				t.Errorf("wallTime = %s, want %s", got.UTC(), tt.want.UTC())
 			}
 		})
+	}
+}
+
+// TestWindowExtremeTimes checks that times at the ends of Unix nanoseconds
+// find a window (they are clamped to the years 1680 and 2260) instead of
+// stepping forever through windows that overflow.
+func TestWindowExtremeTimes(t *testing.T) {
+	t.Parallel()
+	berlin := loadLocation(t, "Europe/Berlin")
+	for p := Second; p <= Year; p++ {
+		for _, anchor := range []time.Time{time.Date(2200, 12, 31, 23, 0, 0, 0, berlin), time.Date(1700, 1, 1, 0, 0, 0, 0, berlin)} {
+			r := newRule(Quota{Period: p, Anchor: anchor})
+			for _, tt := range []struct{ t, clamped int64 }{
+				{math.MaxInt64, maxWindowNano},
+				{math.MaxInt64 - int64(time.Hour), maxWindowNano},
+				{time.Date(2262, 4, 11, 0, 0, 0, 0, time.UTC).UnixNano(), maxWindowNano},
+				{math.MinInt64, minWindowNano},
+				{math.MinInt64 + int64(time.Hour), minWindowNano},
+			} {
+				s, e := r.window(tt.t)
+				ws, we := r.compute(tt.clamped)
+				if s != ws || e != we || s > tt.clamped || tt.clamped >= e {
+					t.Errorf("%s window of %d = [%d, %d), want [%d, %d) containing %d", p, tt.t, s, e, ws, we, tt.clamped)
+				}
+			}
+		}
 	}
 }

@@ -32,7 +32,8 @@
 // All keys of one client share the hash tag {client}, so every script runs
 // on one Redis Cluster slot:
 //
-//	apibilling:{client1}:w:day   hash s (window start), u (credits used)
+//	apibilling:{client1}:w:day   hash s (window start), u (credits used),
+//	                             x (expiry, Unix ms)
 //	apibilling:{client1}:w:month one per period of the client's quotas
 //	apibilling:{client1}:d       hash of day aggregates: one field per
 //	                             report day and label, plus p (last pruned day)

@@ -9,7 +9,8 @@ import (
 // Key layout. Every key of one client shares the hash tag {<client>}, so a
 // script that touches them runs on one Redis Cluster slot:
 //
-//	<prefix>:{<client>}:w:<period>  hash: s = window start, u = credits used
+//	<prefix>:{<client>}:w:<period>  hash: s = window start, u = credits used,
+//	                                x = expiry in Unix milliseconds
 //	<prefix>:{<client>}:d           hash: one field per day and label, plus p
 //
 // <client> is the client ID with '%', '{' and '}' written as %25, %7B and

@@ -412,6 +412,39 @@ func TestExpiry(t *testing.T) {
 		t.Errorf("days kept = %v, want %v", days, want)
 	}
 
+	t.Run("window end moves later", func(t *testing.T) {
+		s := newStore(t, c, &Options{Grace: time.Second})
+		w1 := core.Window{Period: core.Month, Start: base, End: base + 28*day, Limit: core.Unlimited}
+		w2 := w1
+		w2.End = base + 31*day // same start, later end: an anchor changed
+		for _, w := range []core.Window{w1, w2, w1} {
+			deduct(t, s, mkop("c", "", credit, core.DaySpan{Start: base, End: base + day}, w))
+		}
+		at, err := c.PExpireTime(t.Context(), s.keys("c", []core.Window{w1}, false)[0]).Result()
+		want := time.Unix(0, w2.End).Add(time.Second).UnixMilli()
+		if err != nil || int64(at/time.Millisecond) != want {
+			t.Errorf("PEXPIRETIME = %v, %v; want %v (the later end + grace)", at, err, time.Duration(want)*time.Millisecond)
+		}
+		if got, want := used(t, s, "c", w2), []core.Credits{3 * credit}; !slices.Equal(got, want) {
+			t.Errorf("Usage = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("ended window", func(t *testing.T) {
+		// A window the caller's clock places in the past lives for the grace
+		// after its last charge, not until its end.
+		s := newStore(t, c, &Options{Grace: time.Hour})
+		old := time.Now().Add(-48 * time.Hour).UnixNano()
+		w := core.Window{Period: core.Day, Start: old, End: old + day, Limit: core.Unlimited}
+		before := time.Now().Add(time.Hour).UnixMilli()
+		deduct(t, s, mkop("c", "", credit, core.DaySpan{Start: old, End: old + day}, w))
+		after := time.Now().Add(time.Hour).UnixMilli()
+		at, err := c.PExpireTime(t.Context(), s.keys("c", []core.Window{w}, false)[0]).Result()
+		if ms := int64(at / time.Millisecond); err != nil || ms < before || ms > after {
+			t.Errorf("PEXPIRETIME = %v, %v; want between %d and %d ms (now + grace)", at, err, before, after)
+		}
+	})
+
 	t.Run("kept for ever", func(t *testing.T) {
 		s := newStore(t, c, &Options{Retention: -1})
 		deduct(t, s, mkop("c", "", credit, core.DaySpan{Start: base, End: base + day}, w))

@@ -15,7 +15,12 @@ import goredis "github.com/redis/go-redis/v9"
 //
 // A window record is 72 characters: start (20), end (20), limit (16 digits,
 // or "-000000000000001" for unlimited) and the time its counter expires at
-// in Unix milliseconds (16).
+// in Unix milliseconds (16). A counter keeps that time in its field x, and
+// a deduction moves the expiry only later (PEXPIREAT), so most deductions
+// do not touch it. The day aggregates are pruned, and their expiry set,
+// when a charge starts a day's aggregate and the day differs from the one
+// last pruned (field p): once a day per client, so the hash lasts at least
+// Retention after the end of the latest day charged.
 //
 // Credits stay exact: increments use HINCRBY (int64 arithmetic in Redis),
 // values are returned as the strings Redis holds or as Lua numbers only
@@ -59,11 +64,11 @@ for i = 1, n do
   local o = 52 + (i - 1) * 72
   local s = string.sub(a, o + 1, o + 20)
   local lim = string.sub(a, o + 41, o + 56)
-  local cur = redis.call('HMGET', KEYS[i], 's', 'u')
+  local cur = redis.call('HMGET', KEYS[i], 's', 'u', 'x')
   local u = '0'
   if cur[1] and cur[2] and not before(cur[1], s) then
     u = cur[2]
-    held[i] = true
+    held[i] = cur[3] or '0'
   end
   out[i + 1] = u
   if costn > 0 and string.byte(lim, 1) ~= 45 and tonumber(u) > tonumber(lim) - costn then
@@ -73,19 +78,23 @@ end
 if out[1] == 0 or costn == 0 then return out end
 for i = 1, n do
   local o = 52 + (i - 1) * 72
+  local x = string.sub(a, o + 57, o + 72)
   if held[i] then
     out[i + 1] = exact(redis.call('HINCRBY', KEYS[i], 'u', cost), KEYS[i], 'u')
+    if tonumber(x) > tonumber(held[i]) then
+      redis.call('HSET', KEYS[i], 'x', x)
+      redis.call('PEXPIREAT', KEYS[i], string.match(x, '^0*(%d+)$'))
+    end
   else
-    redis.call('HSET', KEYS[i], 's', string.sub(a, o + 1, o + 20), 'u', cost)
+    redis.call('HSET', KEYS[i], 's', string.sub(a, o + 1, o + 20), 'u', cost, 'x', x)
+    redis.call('PEXPIREAT', KEYS[i], string.match(x, '^0*(%d+)$'))
     out[i + 1] = cost
   end
-  redis.call('PEXPIREAT', KEYS[i], string.match(string.sub(a, o + 57, o + 72), '^0*(%d+)$'))
 end
 local dk = KEYS[n + 1]
 local field = string.sub(a, 53 + n * 72)
-redis.call('HINCRBY', dk, field, cost)
 local keep = string.match(string.sub(a, 37, 52), '^0*(%d+)$')
-if keep ~= '0' then
+if redis.call('HINCRBY', dk, field, cost) == costn and keep ~= '0' then
   local day = string.sub(field, 1, 20)
   if redis.call('HGET', dk, 'p') ~= day then
     redis.call('HSET', dk, 'p', day)
@@ -95,8 +104,8 @@ if keep ~= '0' then
         redis.call('HDEL', dk, f)
       end
     end
+    redis.call('PEXPIRE', dk, keep)
   end
-  redis.call('PEXPIRE', dk, keep)
 end
 return out
 `)

@@ -1,8 +1,17 @@
-// Package blackbox holds the black-box test of the example applications:
-// it builds examples/gin, examples/echo and examples/fiber, runs each on
-// loopback with its own bbolt file, exercises every route with the demo
-// keys, restarts it on the same file, starts a second process on that file,
-// and checks that the three answer identically.
+// Package blackbox holds the black-box tests of the example applications.
+// They build examples/gin, examples/echo and examples/fiber once, run them
+// as separate processes on loopback, and check them from the outside:
+//
+//   - every route with both demo keys, the rate-limit headers, a 429, the
+//     refund of a failed request, 400 and 401 answers; a restart on the
+//     same bbolt file that continues the usage exactly; a second process on
+//     that file that exits with a clear error; and that the three apps
+//     answer identically (TestExamples);
+//   - a clients file of their own: a client without quotas (403) and a
+//     malformed file refused at start-up (TestExamplesClientsFile);
+//   - the three at once with -redis as instances of one API that share a
+//     client's credits (TestExamplesShareRedis; skipped without a Redis
+//     unless APIBILLING_REQUIRE_REDIS=1).
 //
 //	go test ./examples/internal/blackbox
 package blackbox

@@ -7,11 +7,13 @@
 //     same bbolt file that continues the usage exactly; a second process on
 //     that file that exits with a clear error; and that the three apps
 //     answer identically (TestExamples);
+//
 //   - a clients file of their own: a client without quotas (403) and a
 //     malformed file refused at start-up (TestExamplesClientsFile);
+//
 //   - the three at once with -redis as instances of one API that share a
 //     client's credits (TestExamplesShareRedis; skipped without a Redis
 //     unless APIBILLING_REQUIRE_REDIS=1).
 //
-//	go test ./examples/internal/blackbox
+//     go test ./examples/internal/blackbox
 package blackbox

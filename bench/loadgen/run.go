@@ -29,6 +29,10 @@ type Config struct {
 	MaxRequests int64
 	// Timeout bounds each request. Optional. Default: 5s.
 	Timeout time.Duration
+	// OnPhase, if set, is called when the measurement starts (true) and
+	// when it stops (false), for example to read the server's CPU time
+	// over exactly the measured interval. Optional.
+	OnPhase func(measuring bool)
 }
 
 // Result is what a run measured.
@@ -162,6 +166,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 	}
 	ok := wait(cfg.Warmup)
+	if ok && cfg.OnPhase != nil {
+		cfg.OnPhase(true)
+	}
 	begin := time.Now()
 	if ok {
 		phase.CompareAndSwap(warming, measuring)
@@ -173,6 +180,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	phase.Store(stopped)
 	elapsed := time.Since(begin)
+	if ok && cfg.OnPhase != nil {
+		cfg.OnPhase(false)
+	}
 	wg.Wait()
 
 	res := Result{Clients: cfg.Clients, Status: map[int]int64{}, Elapsed: elapsed}

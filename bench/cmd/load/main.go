@@ -27,6 +27,10 @@ type Run struct {
 	Framework string         `json:"framework"`
 	Target    string         `json:"target"`
 	Result    loadgen.Result `json:"result"`
+	// ServerCPU is the CPU time (user and system) the server process used
+	// while the run was measured, and LoadCPU the load generator's own.
+	ServerCPU time.Duration `json:"server_cpu_ns"`
+	LoadCPU   time.Duration `json:"load_cpu_ns"`
 }
 
 // Output is the JSON file load writes.
@@ -235,22 +239,31 @@ func runTarget(ctx context.Context, cfg *config, fw, target string) ([]Run, erro
 	}
 	var runs []Run
 	for _, n := range cfg.clients {
+		var server, self [2]time.Duration
 		res, err := loadgen.Run(ctx, loadgen.Config{
 			Addr: addr, Path: apps.Path, Header: [][2]string{{apps.KeyHeader, apps.Key}},
 			Clients: n, Warmup: cfg.warmup, Duration: cfg.duration, MaxRequests: cfg.maxRequests,
+			OnPhase: func(measuring bool) {
+				i := 0
+				if !measuring {
+					i = 1
+				}
+				server[i], self[i] = processCPU(cmd.Process.Pid), processCPU(os.Getpid())
+			},
 		})
 		if err != nil {
 			return nil, err
 		}
-		log.Printf("%-5s %-7s %2d clients: %8.0f req/s  p50 %-9v p99 %-9v errors %d, not 2xx %d",
-			fw, target, n, res.PerSecond, res.P50, res.P99, res.Errors, res.NotOK)
+		log.Printf("%-5s %-7s %2d clients: %8.0f req/s  p50 %-9v p99 %-9v server CPU %v, errors %d, not 2xx %d",
+			fw, target, n, res.PerSecond, res.P50, res.P99, server[1]-server[0], res.Errors, res.NotOK)
 		if res.Requests == 0 {
 			log.Printf("warning: %s/%s with %d clients: no request completed while measuring", fw, target, n)
 		}
 		if res.Errors > 0 || res.NotOK > 0 {
 			return nil, fmt.Errorf("%d clients: %d errors (first: %s), statuses %v", n, res.Errors, res.FirstErr, res.Status)
 		}
-		runs = append(runs, Run{Framework: fw, Target: target, Result: res})
+		runs = append(runs, Run{Framework: fw, Target: target, Result: res,
+			ServerCPU: server[1] - server[0], LoadCPU: self[1] - self[0]})
 	}
 	return runs, nil
 }
@@ -265,6 +278,28 @@ func stopServer(cmd *exec.Cmd, exited chan error) {
 		_ = cmd.Process.Kill()
 		<-exited
 	}
+}
+
+// processCPU returns the user and system CPU time process pid has used, from
+// /proc (in ticks of USER_HZ, 100 a second on Linux), or 0 where /proc is
+// not there.
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: count fields after it.
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+1:]
+	}
+	f := strings.Fields(s) // f[0] is field 3 (state); utime and stime are fields 14, 15
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * (time.Second / 100)
 }
 
 func freeAddr() (string, error) {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"testing"
+	"time"
 
 	"github.com/frappy-go/apibilling/bench/internal/apps"
 	"github.com/frappy-go/apibilling/clientsfile"
@@ -41,3 +43,17 @@ func TestSplit(t *testing.T) {
 
 // nilStore is a store that is never called: Apply only sets quotas.
 type nilStore struct{ core.Store }
+
+func TestProcessCPU(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	x := 0
+	for processCPU(os.Getpid()) == 0 && time.Now().Before(deadline) {
+		x++ // burn CPU until a tick has been counted
+	}
+	if processCPU(os.Getpid()) == 0 {
+		t.Errorf("processCPU of a busy process is still 0 (after %d loops)", x)
+	}
+}

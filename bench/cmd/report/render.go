@@ -13,12 +13,17 @@ import (
 type loadOutput struct {
 	Duration time.Duration `json:"duration_ns"`
 	Warmup   time.Duration `json:"warmup_ns"`
-	Runs     []struct {
-		Framework string         `json:"framework"`
-		Target    string         `json:"target"`
-		Result    loadgen.Result `json:"result"`
-	} `json:"runs"`
-	Skipped []string `json:"skipped"`
+	Runs     []loadRun     `json:"runs"`
+	Skipped  []string      `json:"skipped"`
+}
+
+// loadRun is one run of cmd/load.
+type loadRun struct {
+	Framework string         `json:"framework"`
+	Target    string         `json:"target"`
+	Result    loadgen.Result `json:"result"`
+	ServerCPU time.Duration  `json:"server_cpu_ns"`
+	LoadCPU   time.Duration  `json:"load_cpu_ns"`
 }
 
 // The targets of the spec.
@@ -34,14 +39,15 @@ const (
 type framework struct {
 	name, bench string // "gin", "BenchmarkGin"
 	anchor      string // the anchor, in words
+	short       string // the anchor, in two words
 	ours        string // the variant compared with the anchor (same headers)
 	headers     string // the headers both send
 }
 
 var frameworks = []framework{
-	{"gin", "BenchmarkGin", "ulule/limiter v3.11.2 (memory store, its gin middleware)", "billing-memory-legacy", "X-RateLimit-Limit, -Remaining, -Reset"},
-	{"echo", "BenchmarkEcho", "echo v4 middleware.RateLimiter (memory store)", "billing-memory-noheaders", "none"},
-	{"fiber", "BenchmarkFiber", "fiber v2 middleware/limiter (memory)", "billing-memory-legacy", "X-RateLimit-Limit, -Remaining, -Reset"},
+	{"gin", "BenchmarkGin", "ulule/limiter v3.11.2 (memory store, its gin middleware)", "ulule/limiter", "billing-memory-legacy", "X-RateLimit-Limit, -Remaining, -Reset"},
+	{"echo", "BenchmarkEcho", "echo v4 middleware.RateLimiter (memory store)", "echo's RateLimiter", "billing-memory-noheaders", "none"},
+	{"fiber", "BenchmarkFiber", "fiber v2 middleware/limiter (memory)", "fiber's limiter", "billing-memory-legacy", "X-RateLimit-Limit, -Remaining, -Reset"},
 }
 
 var variants = []struct{ name, words string }{
@@ -192,7 +198,7 @@ func (r *report) inProcess() string {
 				maxOverheadRatio, fmtRatio(rs[0]), fmtRatio(ratio(oa[0], aa[0])), fmtRatio(rs[1]), fmtRatio(ratio(oa[1], aa[1])))
 			met := rs[0] <= maxOverheadRatio && rs[1] <= maxOverheadRatio
 			r.targets = append(r.targets, targetRow{
-				fmt.Sprintf("%s: overhead <= %.1f x %s's, same headers", fw.name, maxOverheadRatio, strings.Fields(fw.anchor)[0]),
+				fmt.Sprintf("%s: overhead <= %.1f x that of %s, same headers", fw.name, maxOverheadRatio, fw.short),
 				fmt.Sprintf("%s serial, %s parallel (%s vs %s ns serial)", fmtRatio(rs[0]), fmtRatio(rs[1]), signed(on[0]), signed(an[0])),
 				verdict(met),
 			})
@@ -223,6 +229,11 @@ func (r *report) core() string {
 			p("| %s | %s | %s | %s | %s | %s |\n", store, g, num(ns), num(ds), num(by), num(al))
 		}
 	}
+	if ns, ok := r.metric("BenchmarkDiskSync", "ns/op"); ok {
+		p("\nThe disk: overwriting a 4 KiB page and syncing it (`BenchmarkDiskSync`) takes %s µs here. ", num(ns/1e3))
+		p("A durable commit syncs twice, so 64 concurrent clients can get at most about %s deductions/s even if every commit carries all 64.\n",
+			num(64/(2*ns/1e9)))
+	}
 	if al, ok := r.metric("BenchmarkCore/memory/serial", "allocs/op"); ok {
 		alp, _ := r.metric("BenchmarkCore/memory/parallel", "allocs/op")
 		worst := math.Max(al, alp)
@@ -239,8 +250,8 @@ func (r *report) core() string {
 			verdict(ds >= minBoltDeductions),
 		})
 		if ns, ok := r.metric("BenchmarkCore/bolt/serial", "ns/op"); ok {
-			p("\nOne durable deduction alone takes %s µs (a commit and its fsync); at 64 goroutines a commit carries about %.0f deductions on average (deductions/s x serial time).\n",
-				num(ns/1e3), ds*ns/1e9)
+			p("\nOne durable deduction alone takes %s µs (one bbolt commit: two fdatasyncs, for its data pages and then its meta page); ", num(ns/1e3))
+			p("at 64 goroutines a commit carries about %.0f deductions on average (deductions/s x serial time).\n", ds*ns/1e9)
 		}
 	}
 	p("\n")
@@ -259,21 +270,25 @@ func (r *report) loopback(load *loadOutput) string {
 	p("Each server is a process of its own on 127.0.0.1; N keep-alive clients (`bench/loadgen`, in the load command's process) ")
 	p("send `GET /api/fetch-data` with `X-API-Key` back to back for %s after a %s warm-up. ", load.Duration, load.Warmup)
 	p("*bare*, *memory* and *bolt* are `bench/cmd/benchserver` (same handler; apibilling on the memory store or a durable bolt file); ")
-	p("*example* is the example application of the framework (durable bbolt, `-clients` file with quotas that never run out).\n\n")
+	p("*example* is the example application of the framework (durable bbolt, `-clients` file with quotas that never run out). ")
+	p("CPU per request is the user and system time of each process over the measured interval (from `/proc`, 10 ms ticks), divided by the requests: ")
+	p("it depends far less on what else the machine runs than requests/s does.\n\n")
 	type key struct {
 		fw, target string
 		clients    int
 	}
 	res := map[key]loadgen.Result{}
+	cpu := map[key][2]time.Duration{} // server, load generator
 	var clientsSeen []int
 	for _, run := range load.Runs {
 		res[key{run.Framework, run.Target, run.Result.Clients}] = run.Result
+		cpu[key{run.Framework, run.Target, run.Result.Clients}] = [2]time.Duration{run.ServerCPU, run.LoadCPU}
 		if !contains(clientsSeen, run.Result.Clients) {
 			clientsSeen = append(clientsSeen, run.Result.Clients)
 		}
 	}
 	for _, fw := range frameworks {
-		p("### %s\n\n| target | clients | requests/s | %% of bare | p50 | p99 |\n|---|--:|--:|--:|--:|--:|\n", fw.name)
+		p("### %s\n\n| target | clients | requests/s | %% of bare | p50 | p99 | server CPU µs/request | load generator CPU µs/request |\n|---|--:|--:|--:|--:|--:|--:|--:|\n", fw.name)
 		for _, target := range []string{"bare", "anchor", "memory", "bolt", "example"} {
 			for _, c := range clientsSeen {
 				rr, ok := res[key{fw.name, target, c}]
@@ -285,10 +300,18 @@ func (r *report) loopback(load *loadOutput) string {
 					pct = fmt.Sprintf("%.0f%%", 100*rr.PerSecond/bare.PerSecond)
 				}
 				if rr.Requests == 0 {
-					p("| %s | %d | none completed: the server stalled for the whole run | | | |\n", target, c)
+					p("| %s | %d | none completed: the server stalled for the whole run | | | | | |\n", target, c)
 					continue
 				}
-				p("| %s | %d | %s | %s | %s | %s |\n", target, c, num(rr.PerSecond), pct, dur(rr.P50), dur(rr.P99))
+				k := key{fw.name, target, c}
+				perReq := func(d time.Duration) string {
+					if d <= 0 {
+						return "—"
+					}
+					return fmt.Sprintf("%.1f", float64(d)/1e3/float64(rr.Requests))
+				}
+				p("| %s | %d | %s | %s | %s | %s | %s | %s |\n", target, c, num(rr.PerSecond), pct, dur(rr.P50), dur(rr.P99),
+					perReq(cpu[k][0]), perReq(cpu[k][1]))
 			}
 		}
 		p("\n")

@@ -56,6 +56,10 @@
 //     AOF) may lose about the last second of charges on a crash, and
 //     appendfsync always loses none at a cost in throughput. RDB snapshots
 //     alone lose everything since the last snapshot.
+//   - Set maxmemory-policy noeviction: the keys carry expiries, so an
+//     eviction policy would drop live counters under memory pressure and
+//     admit their credits again. A full Redis then refuses writes, and
+//     charges fail as unavailable instead.
 //   - Replication is asynchronous: on a failover, charges the old primary
 //     acknowledged but had not yet sent to the replica are lost, so the
 //     promoted replica may admit up to those credits again in the current

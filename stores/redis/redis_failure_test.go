@@ -423,3 +423,51 @@ func retry(f func() error) (err error) {
 	}
 	return err
 }
+
+// TestTimeouts checks which deadline bounds a call to a silent Redis: the
+// store's timeout when the caller's context ends later, the caller's when
+// it ends sooner. Either way the call fails with ErrStoreUnavailable long
+// before the client's own 30 s timeouts.
+func TestTimeouts(t *testing.T) {
+	direct := newClient(t)
+	quietRedisLog()
+	cases := []struct {
+		name   string
+		store  time.Duration
+		caller time.Duration // 0: no deadline
+	}{
+		{"store timeout, no caller deadline", 50 * time.Millisecond, 0},
+		{"store timeout, later caller deadline", 50 * time.Millisecond, time.Hour},
+		{"earlier caller deadline", time.Hour, 50 * time.Millisecond},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := startProxy(t, "127.0.0.1:0", redisAddr(), 0)
+			prefix := testPrefix()
+			s, err := New(failureClient(t, p.addr()), &Options{Prefix: prefix, Timeout: c.store})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { deleteKeys(t, direct, prefix) })
+			b := newFailureBilling(t, s)
+			p.mode.Store(blackHole)
+			ctx := context.Background()
+			if c.caller > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, c.caller)
+				defer cancel()
+			}
+			start := time.Now()
+			_, err = b.Track(ctx, "client", credit)
+			took := time.Since(start)
+			var ne net.Error
+			timeout := errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+			if !errors.Is(err, core.ErrStoreUnavailable) || !timeout {
+				t.Errorf("Track: %v, want a timeout wrapped in ErrStoreUnavailable", err)
+			}
+			if took > maxFailureWait {
+				t.Errorf("Track took %v, want it bounded by the earlier deadline (allowed up to %v)", took, maxFailureWait)
+			}
+		})
+	}
+}

@@ -443,3 +443,64 @@ func TestOutcomeAccessors(t *testing.T) {
 		t.Errorf("zero Outcome has a lowest quota")
 	}
 }
+
+// TestTrackConcurrentExactLimit: many goroutines charging one client admit
+// exactly the limit of each day window, never more, while the clock moves
+// from day to day between rounds (the cached windows are replaced under
+// concurrency).
+func TestTrackConcurrentExactLimit(t *testing.T) {
+	t.Parallel()
+	const (
+		workers  = 16
+		attempts = 50
+		limit    = 300
+		days     = 3
+	)
+	b, _, clk := newTestBilling(t)
+	mustSetQuotas(t, b, "c",
+		core.Quota{Period: core.Day, Limit: limit * core.Credit},
+		core.Quota{Period: core.Month, Limit: core.Unlimited},
+	)
+	for day := 0; day < days; day++ {
+		clk.Set(testStart.Add(time.Duration(day-5) * 24 * time.Hour)) // Nov 25 to 27: one month window
+		type result struct {
+			admitted int
+			err      error
+		}
+		results := make(chan result, workers)
+		for w := 0; w < workers; w++ {
+			go func() {
+				var r result
+				for i := 0; i < attempts; i++ {
+					_, err := b.Track(context.Background(), "c", core.Credit)
+					switch {
+					case err == nil:
+						r.admitted++
+					case !errors.Is(err, core.ErrQuotaExceeded):
+						r.err = err
+						results <- r
+						return
+					}
+				}
+				results <- r
+			}()
+		}
+		admitted := 0
+		for w := 0; w < workers; w++ {
+			r := <-results
+			if r.err != nil {
+				t.Errorf("day %d: Track: %v", day, r.err)
+			}
+			admitted += r.admitted
+		}
+		if admitted != limit {
+			t.Errorf("day %d: admitted %d charges, want exactly %d", day, admitted, limit)
+		}
+		if got, want := used(t, b, "c", core.Day), core.Credits(limit)*core.Credit; got != want {
+			t.Errorf("day %d: used %s, want %s", day, got, want)
+		}
+	}
+	if got, want := used(t, b, "c", core.Month), core.Credits(days*limit)*core.Credit; got != want {
+		t.Errorf("month used %s, want %s", got, want)
+	}
+}

@@ -30,6 +30,16 @@ func Echo(t *testing.T, env Env) App {
 		return func(c echo.Context) error { return c.Blob(status, "application/json", []byte(DataBody(route))) }
 	}
 	e := echo.New()
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = echo.NewHTTPError(http.StatusInternalServerError)
+				}
+			}()
+			return next(c)
+		}
+	})
 	e.GET("/health", func(c echo.Context) error { return c.Blob(200, "text/plain", []byte("ok")) }, bill.Handler())
 	e.GET("/api/fetch-data", data(200, "fetch-data"), bill.Handler())
 	e.GET("/api/fetch-expensive-data", data(200, "fetch-expensive-data"), bill.Cost(5*core.Credit))
@@ -42,6 +52,7 @@ func Echo(t *testing.T, env Env) App {
 	e.GET("/api/fail", func(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusInternalServerError, "handler failed")
 	}, bill.Handler())
+	e.GET("/api/panic", func(echo.Context) error { panic("handler panicked") }, bill.Handler())
 	e.GET("/api/outcome", func(c echo.Context) error {
 		o, ok := echobilling.OutcomeFrom(c)
 		return c.Blob(200, "application/json", []byte(OutcomeBody(o, ok)))

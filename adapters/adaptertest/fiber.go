@@ -35,6 +35,14 @@ func Fiber(t *testing.T, env Env) App {
 		return func(c *fiber.Ctx) error { return send(c, status, "application/json", DataBody(route)) }
 	}
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Use(func(c *fiber.Ctx) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fiber.NewError(fiber.StatusInternalServerError)
+			}
+		}()
+		return c.Next()
+	})
 	app.Get("/health", bill.Handler(), func(c *fiber.Ctx) error { return send(c, 200, "text/plain", "ok") })
 	app.Get("/api/fetch-data", bill.Handler(), data(200, "fetch-data"))
 	app.Get("/api/fetch-expensive-data", bill.Cost(5*core.Credit), data(200, "fetch-expensive-data"))
@@ -47,6 +55,7 @@ func Fiber(t *testing.T, env Env) App {
 	app.Get("/api/fail", bill.Handler(), func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusInternalServerError, "handler failed")
 	})
+	app.Get("/api/panic", bill.Handler(), func(*fiber.Ctx) error { panic("handler panicked") })
 	app.Get("/api/outcome", bill.Handler(), func(c *fiber.Ctx) error {
 		o, ok := fiberbilling.OutcomeFrom(c)
 		return send(c, 200, "application/json", OutcomeBody(o, ok))

@@ -2,6 +2,7 @@ package adaptertest
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -38,6 +39,7 @@ func Gin(t *testing.T, env Env) App {
 		return func(c *gin.Context) { c.Data(status, "application/json", []byte(DataBody(route))) }
 	}
 	r := gin.New()
+	r.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, _ any) { c.AbortWithStatus(500) }))
 	r.GET("/health", bill.Handler(), func(c *gin.Context) { c.Data(200, "text/plain", []byte("ok")) })
 	r.GET("/api/fetch-data", bill.Handler(), data(200, "fetch-data"))
 	r.GET("/api/fetch-expensive-data", bill.Cost(5*core.Credit), data(200, "fetch-expensive-data"))
@@ -50,6 +52,7 @@ func Gin(t *testing.T, env Env) App {
 	r.GET("/api/fail", bill.Handler(), func(c *gin.Context) {
 		_ = c.AbortWithError(http.StatusInternalServerError, errors.New("handler failed"))
 	})
+	r.GET("/api/panic", bill.Handler(), func(*gin.Context) { panic("handler panicked") })
 	r.GET("/api/outcome", bill.Handler(), func(c *gin.Context) {
 		o, ok := ginbilling.OutcomeFrom(c)
 		c.Data(200, "application/json", []byte(OutcomeBody(o, ok)))

@@ -45,6 +45,8 @@ type Env struct {
 //	/api/unstable              1 credit; the handler answers 503 DataBody("unstable")
 //	/api/fail                  1 credit; the handler fails with status 500 the
 //	                           framework's way (an error returned, or an abort)
+//	/api/panic                 1 credit; the handler panics, and a recovery
+//	                           middleware in front of every route answers 500
 //	/api/outcome               1 credit; answers 200 [OutcomeBody] of the adapter's OutcomeFrom
 //
 // Bodies other than /health and /api/fail are sent with the Content-Type

@@ -106,7 +106,14 @@ func (m *Middleware) middleware(cost core.Credits, costFunc CostFunc) echo.Middl
 			if ch.Billed {
 				c.Set(outcomeKey, &ch.Outcome)
 			}
+			handled := false
+			defer func() {
+				if !handled { // the handler panicked: a recovery middleware answers 500
+					m.meter.Finish(ctx, ch, http.StatusInternalServerError)
+				}
+			}()
 			err = next(c)
+			handled = true
 			m.meter.Finish(ctx, ch, statusOf(c, err))
 			return err
 		}

@@ -100,7 +100,14 @@ func (m *Middleware) handler(cost core.Credits, costFunc CostFunc) fiber.Handler
 		if ch.Billed {
 			c.Locals(outcomeKey{}, &ch.Outcome)
 		}
+		handled := false
+		defer func() {
+			if !handled { // the handler panicked: a recovery middleware answers 500
+				m.meter.Finish(ctx, ch, fiber.StatusInternalServerError)
+			}
+		}()
 		err = c.Next()
+		handled = true
 		m.meter.Finish(ctx, ch, statusOf(c, err))
 		return err
 	}

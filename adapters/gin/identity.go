@@ -1,6 +1,8 @@
 package ginbilling
 
 import (
+	"net/textproto"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/frappy-go/apibilling/internal/httpbilling"
@@ -16,9 +18,10 @@ type Identity func(c *gin.Context) (client string, err error)
 // Header identifies the client by the value of the request header name,
 // such as "X-API-Key".
 func Header(name string) Identity {
+	key := textproto.CanonicalMIMEHeaderKey(name) // once, not per request
 	return func(c *gin.Context) (string, error) {
-		if v := c.GetHeader(name); v != "" {
-			return v, nil
+		if vs := c.Request.Header[key]; len(vs) > 0 && vs[0] != "" {
+			return vs[0], nil
 		}
 		return "", ErrNoIdentity
 	}

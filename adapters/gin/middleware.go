@@ -1,6 +1,8 @@
 package ginbilling
 
 import (
+	"net/http"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/frappy-go/apibilling/core"
@@ -112,7 +114,14 @@ func (m *Middleware) handler(cost core.Credits, costFunc CostFunc) gin.HandlerFu
 		if ch.Billed {
 			c.Set(outcomeKey{}, &ch.Outcome)
 		}
+		handled := false
+		defer func() {
+			if !handled { // the handler panicked: a recovery middleware answers 500
+				m.meter.Finish(ctx, ch, http.StatusInternalServerError)
+			}
+		}()
 		c.Next()
+		handled = true
 		m.meter.Finish(ctx, ch, c.Writer.Status())
 	}
 }

@@ -26,14 +26,14 @@ type Charge struct {
 
 	m       *Meter
 	n       int
-	headers [numHeaders]Header
-	vals    [numHeaders]string
 	used    int
+	headers [numHeaders]Header
 	buf     [bufSize]byte
 }
 
-// bufSize holds every header value of a client with all seven quotas.
-const bufSize = 768
+// bufSize holds the header values of a client with a few quotas; longer
+// values are allocated apart.
+const bufSize = 192
 
 // Header is a response header to set.
 type Header struct {
@@ -73,8 +73,9 @@ func (ch *Charge) Kind() Kind {
 func (ch *Charge) Headers() []Header { return ch.headers[:ch.n] }
 
 // Values returns the value of Headers()[i] as a one-element slice for an
-// [net/http.Header] map, without allocating.
-func (ch *Charge) Values(i int) []string { return ch.vals[i : i+1 : i+1] }
+// [net/http.Header] map, without allocating. The slice points into ch:
+// appending to it copies it.
+func (ch *Charge) Values(i int) []string { return unsafe.Slice(&ch.headers[i].Value, 1) }
 
 // QuotaExceeded returns the error of a 429, or nil.
 func (ch *Charge) QuotaExceeded() *core.QuotaExceededError {
@@ -95,32 +96,22 @@ func isExceeded(err error) bool {
 	return errors.Is(err, core.ErrQuotaExceeded)
 }
 
-// add appends a header whose value is ch.buf[start:ch.used].
-func (ch *Charge) add(name string, start int) {
-	v := ch.buf[start:ch.used]
-	var s string
-	if len(v) > 0 {
-		// ch.buf is never written again below ch.used, and ch lives at
-		// least as long as s: the string is immutable.
-		s = unsafe.String(&v[0], len(v))
-	}
-	ch.headers[ch.n] = Header{Name: name, Value: s}
-	ch.vals[ch.n] = s
-	ch.n++
-}
-
 // tail returns the unused part of ch.buf to append to.
 func (ch *Charge) tail() []byte { return ch.buf[ch.used:ch.used:len(ch.buf)] }
 
-// commit records that b, appended to tail(), is used, and adds it as the
-// header name. It drops the header if it did not fit.
+// commit adds the header name with the value b, appended to tail(): in
+// ch.buf if it fitted, else in an array of its own.
 func (ch *Charge) commit(name string, b []byte) {
-	if len(b) == 0 || ch.used >= len(ch.buf) || &b[0] != &ch.buf[ch.used] {
-		return // outgrew the buffer: cannot happen with MaxQuotas quotas
+	if len(b) == 0 {
+		return
 	}
-	start := ch.used
-	ch.used += len(b)
-	ch.add(name, start)
+	if ch.used < len(ch.buf) && &b[0] == &ch.buf[ch.used] {
+		ch.used += len(b)
+	}
+	// The bytes of b are never written again, and ch.buf lives as long as
+	// ch: the string is immutable.
+	ch.headers[ch.n] = Header{Name: name, Value: unsafe.String(&b[0], len(b))}
+	ch.n++
 }
 
 // rateLimitHeaders sets the headers of a charged outcome.

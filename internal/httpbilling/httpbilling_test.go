@@ -329,3 +329,29 @@ func TestChargeAllocs(t *testing.T) {
 		t.Errorf("Status %d, %d headers", sink.Status, len(sink.Headers()))
 	}
 }
+
+func BenchmarkCharge(b *testing.B) {
+	bill := core.New(memory.New())
+	if err := bill.SetQuotas("c", core.Quota{Period: core.Day, Limit: core.MaxCredits},
+		core.Quota{Period: core.Month, Limit: core.MaxCredits}); err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"headers", Config{Billing: bill}},
+		{"no headers", Config{Billing: bill, NoLegacyHeaders: true, NoDraftHeaders: true}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			m := NewMeter(tc.cfg)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				ch := new(Charge)
+				m.Charge(ctx, ch, "c", "/route", core.MicroCredit)
+				m.Finish(ctx, ch, 200)
+			}
+		})
+	}
+}

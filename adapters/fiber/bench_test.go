@@ -1,0 +1,102 @@
+package fiberbilling_test
+
+import (
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+
+	fiberbilling "github.com/frappy-go/apibilling/adapters/fiber"
+	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/stores/memory"
+)
+
+// benchClients is the number of clients the parallel benchmarks spread
+// their requests over.
+const benchClients = 1024
+
+// benchBilling returns a billing on the memory store whose clients
+// "client0".. have a day and a month quota too large to run out, and the
+// lookup of their keys "key0"...
+func benchBilling(b *testing.B) (*core.Billing, func(string) (string, bool)) {
+	bill := core.New(memory.New())
+	keys := map[string]string{}
+	for i := range benchClients {
+		id := "client" + strconv.Itoa(i)
+		keys["key"+strconv.Itoa(i)] = id
+		if err := bill.SetQuotas(id,
+			core.Quota{Period: core.Day, Limit: core.MaxCredits},
+			core.Quota{Period: core.Month, Limit: core.MaxCredits}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return bill, func(k string) (string, bool) { id, ok := keys[k]; return id, ok }
+}
+
+// benchHandler returns the app's fasthttp handler; with cfg, billed by the
+// middleware in app.Use.
+func benchHandler(b *testing.B, cfg *fiberbilling.Config) fasthttp.RequestHandler {
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	if cfg != nil {
+		bill, lookup := benchBilling(b)
+		cfg.Billing = bill
+		cfg.Identity = fiberbilling.MapKey(fiberbilling.Header("X-API-Key"), lookup)
+		app.Use(fiberbilling.New(*cfg))
+	}
+	body := []byte(`{"data":"ok"}`)
+	app.Get("/api/fetch-data", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(body)
+	})
+	return app.Handler()
+}
+
+func newCtx(key string) *fasthttp.RequestCtx {
+	fc := &fasthttp.RequestCtx{}
+	fc.Request.Header.SetMethod("GET")
+	fc.Request.SetRequestURI("/api/fetch-data")
+	fc.Request.Header.Set("X-API-Key", key)
+	return fc
+}
+
+func serial(b *testing.B, h fasthttp.RequestHandler) {
+	fc := newCtx("key0")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		fc.Response.Reset()
+		h(fc)
+	}
+	if got := fc.Response.StatusCode(); got != 200 {
+		b.Fatalf("status %d", got)
+	}
+}
+
+func parallel(b *testing.B, h fasthttp.RequestHandler) {
+	var next, failed atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		fc := newCtx("key" + strconv.Itoa(int(next.Add(1)%benchClients)))
+		for pb.Next() {
+			fc.Response.Reset()
+			h(fc)
+			if fc.Response.StatusCode() != 200 {
+				failed.Add(1)
+			}
+		}
+	})
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("%d requests failed", n)
+	}
+}
+
+func BenchmarkBare(b *testing.B)   { serial(b, benchHandler(b, nil)) }
+func BenchmarkBilled(b *testing.B) { serial(b, benchHandler(b, &fiberbilling.Config{})) }
+func BenchmarkBilledNoHeaders(b *testing.B) {
+	serial(b, benchHandler(b, &fiberbilling.Config{DisableLegacyHeaders: true, DisableDraftHeaders: true}))
+}
+func BenchmarkBareParallel(b *testing.B)   { parallel(b, benchHandler(b, nil)) }
+func BenchmarkBilledParallel(b *testing.B) { parallel(b, benchHandler(b, &fiberbilling.Config{})) }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,21 +34,35 @@ func redisAddr() string {
 	return "127.0.0.1:6379"
 }
 
+var reachable struct {
+	once sync.Once
+	err  error
+}
+
+// probe reports, once per process, why the test Redis cannot be reached.
+func probe(addr string) error {
+	reachable.once.Do(func() {
+		c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1})
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		reachable.err = c.Ping(ctx).Err()
+	})
+	return reachable.err
+}
+
 // newClient returns a client of the test Redis, closed when the test ends;
 // it skips or fails the test when Redis cannot be reached.
 func newClient(t testing.TB) *goredis.Client {
 	t.Helper()
 	addr := redisAddr()
-	c := goredis.NewClient(&goredis.Options{Addr: addr, ContextTimeoutEnabled: true, PoolSize: 80})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
+	if err := probe(addr); err != nil {
 		if os.Getenv(requireEnv) == "1" {
 			t.Fatalf("no Redis at %s (%v), and %s=1 requires one", addr, err, requireEnv)
 		}
 		t.Skipf("\n\n*** SKIPPED: no Redis at %s (%v).\n*** Start one or set %s; %s=1 fails instead of skipping. ***\n\n", addr, err, addrEnv, requireEnv)
 	}
+	c := goredis.NewClient(&goredis.Options{Addr: addr, ContextTimeoutEnabled: true, PoolSize: 80})
 	t.Cleanup(func() { c.Close() })
 	return c
 }

@@ -16,6 +16,11 @@ set -euo pipefail
 
 cd "$(dirname "$0")"
 started=$(date +%s)
+# The code measured: the commit, and whether files differed from it.
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ -n "$(git status --porcelain --untracked-files=no -- .. ':!../BENCHMARKS.md' 2>/dev/null)" ]]; then
+	commit="$commit with uncommitted changes"
+fi
 loadavg_before=$(cat /proc/loadavg 2>/dev/null || true)
 
 if [[ "${QUICK:-}" == 1 ]]; then
@@ -48,6 +53,7 @@ profile() { # name, benchmark regexp
 	go tool pprof -sample_index=alloc_space -top -nodecount=12 "$tmp/inprocess.test" "$tmp/$1.mem" 2>/dev/null |
 		sed -n '/flat%/,$p' >"$tmp/$1.alloc.txt"
 }
+profile core '^BenchmarkCore$/^memory$/^serial$'
 profile gin '^BenchmarkGin$/^billing-memory-legacy$/^serial$'
 profile fiber '^BenchmarkFiber$/^billing-memory-legacy$/^serial$'
 
@@ -61,7 +67,8 @@ go tool pprof -top -nodecount=20 "$tmp/benchserver" "$tmp/gin-bolt-load.cpu" 2>/
 
 echo "== report" >&2
 "$tmp/report" -bench "$tmp/bench.txt" -load "$tmp/load.json" -out "$OUT" \
-	-bench-cmd "$bench_cmd" -load-cmd "$load_cmd" -started "$started" -loadavg-before "$loadavg_before" \
+	-bench-cmd "$bench_cmd" -load-cmd "$load_cmd" -started "$started" -loadavg-before "$loadavg_before" -commit "$commit" \
+	-profile "core path alone, memory store, serial: CPU (pprof -top)=$tmp/core.cpu.txt" \
 	-profile "gin, apibilling on the memory store, X-RateLimit-* only, serial: CPU (pprof -top)=$tmp/gin.cpu.txt" \
 	-profile "gin, same benchmark: allocated bytes (pprof -sample_index=alloc_space -top)=$tmp/gin.alloc.txt" \
 	-profile "fiber, apibilling on the memory store, X-RateLimit-* only, serial: CPU (pprof -top)=$tmp/fiber.cpu.txt" \

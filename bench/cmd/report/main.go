@@ -37,6 +37,7 @@ func (p *profiles) Set(s string) error {
 type options struct {
 	benchPath, loadPath, out string
 	benchCmd, loadCmd        string
+	commit                   string
 	started                  time.Time
 	loadBefore, loadAfter    string
 	profiles                 profiles
@@ -50,6 +51,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "file to write")
 	flag.StringVar(&o.benchCmd, "bench-cmd", "", "the benchmark command, as run")
 	flag.StringVar(&o.loadCmd, "load-cmd", "", "the load command, as run")
+	flag.StringVar(&o.commit, "commit", "", "the commit measured")
 	flag.Int64Var(&startUnix, "started", 0, "Unix time the script started")
 	flag.StringVar(&o.loadBefore, "loadavg-before", "", "/proc/loadavg when the script started")
 	flag.Var(&o.profiles, "profile", "title=path of a pprof listing to include (repeatable)")

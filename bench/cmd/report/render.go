@@ -98,6 +98,9 @@ func render(o options, m machineInfo, benches map[string]*bench, load *loadOutpu
 	r.p("| | |\n|---|---|\n")
 	r.p("| CPU | %s |\n| cores (`nproc`) | %d |\n| Go | %s |\n", m.cpu, m.procs, m.goVer)
 	r.p("| date | %s |\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	if o.commit != "" {
+		r.p("| code measured | %s |\n", o.commit)
+	}
 	if o.loadBefore != "" || o.loadAfter != "" {
 		r.p("| `/proc/loadavg` before, after | %s; %s |\n", o.loadBefore, o.loadAfter)
 	}

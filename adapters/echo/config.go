@@ -107,7 +107,8 @@ var DefaultConfig = Config{
 type CostFunc func(c echo.Context) (core.Credits, error)
 
 // ErrorHandler answers a request the middleware does not pass to its
-// handler; err says why (see [StatusOf]). What it returns is what the
+// handler; err says why (see [StatusOf]). Its text may
+// name the client: do not send it in the response. What it returns is what the
 // middleware returns, such as an [*echo.HTTPError] for Echo's error handler.
 type ErrorHandler func(c echo.Context, err error) error
 

@@ -12,6 +12,10 @@
 //	e := echo.New()
 //	e.Use(echobilling.New(b, echobilling.Header("X-API-Key")))
 //
+// Here the header's value is the client ID. To keep client IDs private and
+// let a client hold several keys, map keys to clients with [MapKey]:
+// echobilling.MapKey(echobilling.Header("X-API-Key"), lookup).
+//
 // [NewWithConfig] takes a [Config] in the manner of Echo's own middleware.
 // To give routes their own costs, make one [Middleware] and derive a
 // route-level middleware per route; the identity and every other setting
@@ -25,5 +29,9 @@
 //
 // A request is labelled in the usage reports with its route pattern
 // (c.Path()). Inside the handler, [OutcomeFrom] returns the charge's
-// outcome: remaining credits, renewal, the most constrained quota.
+// outcome: remaining credits, renewal, the most constrained quota.//
+// The rate-limit headers are set under their exact names (X-RateLimit-Limit,
+// RateLimit-Policy, ...), which are the keys in c.Response().Header(): read them
+// as h["X-RateLimit-Remaining"], since http.Header.Get canonicalizes the name
+// to X-Ratelimit-Remaining. HTTP clients read them either way.
 package echobilling

@@ -125,7 +125,8 @@ var ConfigDefault = Config{
 type CostFunc func(c *fiber.Ctx) (core.Credits, error)
 
 // ErrorHandler answers a request the middleware does not pass to its
-// handler; err says why (see [StatusOf]). What it returns is what the
+// handler; err says why (see [StatusOf]). Its text may
+// name the client: do not send it in the response. What it returns is what the
 // middleware returns, such as a *fiber.Error for Fiber's error handler.
 type ErrorHandler func(c *fiber.Ctx, err error) error
 

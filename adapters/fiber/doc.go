@@ -12,6 +12,10 @@
 //	app := fiber.New()
 //	app.Use(fiberbilling.New(fiberbilling.Config{Billing: b, Identity: fiberbilling.Header("X-API-Key")}))
 //
+// Here the header's value is the client ID. To keep client IDs private and
+// let a client hold several keys, map keys to clients with [MapKey]:
+// fiberbilling.MapKey(fiberbilling.Header("X-API-Key"), lookup).
+//
 // In app.Use the route is not known yet, so usage is reported without a
 // label unless Config.Label sets one. Route-level handlers label usage with
 // the route pattern (c.Route().Path) and can have their own costs: make one

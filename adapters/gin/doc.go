@@ -12,6 +12,10 @@
 //	r := gin.New()
 //	r.Use(ginbilling.New(b, ginbilling.Header("X-API-Key")))
 //
+// Here the header's value is the client ID. To keep client IDs private and
+// let a client hold several keys, map keys to clients with [MapKey]:
+// ginbilling.MapKey(ginbilling.Header("X-API-Key"), lookup).
+//
 // To give routes their own costs, make one [Middleware] and derive a
 // route-level handler per route; the identity and every other option are
 // shared:
@@ -24,5 +28,9 @@
 //
 // A request is labelled in the usage reports with its route pattern
 // (c.FullPath()). Inside the handler, [OutcomeFrom] returns the charge's
-// outcome: remaining credits, renewal, the most constrained quota.
+// outcome: remaining credits, renewal, the most constrained quota.//
+// The rate-limit headers are set under their exact names (X-RateLimit-Limit,
+// RateLimit-Policy, ...), which are the keys in c.Writer.Header(): read them
+// as h["X-RateLimit-Remaining"], since http.Header.Get canonicalizes the name
+// to X-Ratelimit-Remaining. HTTP clients read them either way.
 package ginbilling

@@ -19,7 +19,8 @@ type Option func(*config)
 type CostFunc func(c *gin.Context) (core.Credits, error)
 
 // ErrorHandler answers a request the middleware does not pass to its
-// handler; err says why (see [StatusOf]). The rate-limit headers and
+// handler; err says why (see [StatusOf]). Its text may
+// name the client: do not send it in the response. The rate-limit headers and
 // Retry-After are already set. The request is aborted afterwards.
 type ErrorHandler func(c *gin.Context, err error)
 

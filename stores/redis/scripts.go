@@ -34,6 +34,7 @@ import goredis "github.com/redis/go-redis/v9"
 // prelude is shared by every script.
 const prelude = `
 local function before(a, b)
+  if a == b then return false end
   local ah, bh = tonumber(string.sub(a, 1, 10)), tonumber(string.sub(b, 1, 10))
   if ah ~= bh then return ah < bh end
   return tonumber(string.sub(a, 11, 20)) < tonumber(string.sub(b, 11, 20))

@@ -1,0 +1,96 @@
+package inprocess
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/frappy-go/apibilling/bench/internal/apps"
+	"github.com/gin-gonic/gin"
+	"github.com/gofiber/fiber/v2"
+	"github.com/labstack/echo/v4"
+)
+
+// TestVariants checks what the benchmarks compare: every variant answers
+// 200 with the body, and sends exactly the rate-limit headers it is said
+// to send (the anchors of gin and fiber, and apibilling with legacy
+// headers, the X-RateLimit-* triple; echo's anchor and apibilling without
+// headers, none).
+func TestVariants(t *testing.T) {
+	legacy := []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
+	draft := []string{"RateLimit-Policy", "RateLimit"}
+	type want struct{ present, absent []string }
+	wants := map[apps.Headers]want{
+		apps.AllHeaders:    {append(legacy, draft...), nil},
+		apps.LegacyHeaders: {legacy, draft},
+		apps.NoHeaders:     {nil, append(legacy, draft...)},
+	}
+	checkHTTP := func(t *testing.T, h http.Handler, w want) {
+		t.Helper()
+		rec := &recorder{h: http.Header{}}
+		h.ServeHTTP(rec, newRequest())
+		if rec.code != http.StatusOK || rec.n != len(apps.Body) {
+			t.Fatalf("status %d, %d bytes", rec.code, rec.n)
+		}
+		// apibilling sends names exactly as written, the others
+		// canonicalised: look them up ignoring case.
+		get := func(k string) string {
+			for name, v := range rec.h {
+				if strings.EqualFold(name, k) && len(v) > 0 {
+					return v[0]
+				}
+			}
+			return ""
+		}
+		checkHeaders(t, get, w.present, w.absent)
+	}
+	checkFiber := func(t *testing.T, app *fiber.App, w want) {
+		t.Helper()
+		ctx := newRequestCtx()
+		app.Handler()(ctx)
+		if ctx.Response.StatusCode() != http.StatusOK || string(ctx.Response.Body()) != string(apps.Body) {
+			t.Fatalf("status %d, body %q", ctx.Response.StatusCode(), ctx.Response.Body())
+		}
+		get := func(k string) string {
+			for name, v := range ctx.Response.Header.All() {
+				if strings.EqualFold(string(name), k) {
+					return string(v)
+				}
+			}
+			return ""
+		}
+		checkHeaders(t, get, w.present, w.absent)
+	}
+
+	t.Run("gin/bare", func(t *testing.T) { checkHTTP(t, apps.Gin(), wants[apps.NoHeaders]) })
+	t.Run("gin/anchor", func(t *testing.T) { checkHTTP(t, apps.Gin(apps.UluleGin()), wants[apps.LegacyHeaders]) })
+	t.Run("echo/bare", func(t *testing.T) { checkHTTP(t, apps.Echo(), wants[apps.NoHeaders]) })
+	t.Run("echo/anchor", func(t *testing.T) { checkHTTP(t, apps.Echo(apps.EchoRateLimiter()), wants[apps.NoHeaders]) })
+	t.Run("fiber/bare", func(t *testing.T) { checkFiber(t, apps.Fiber(), wants[apps.NoHeaders]) })
+	t.Run("fiber/anchor", func(t *testing.T) { checkFiber(t, apps.Fiber(apps.FiberLimiter()), wants[apps.LegacyHeaders]) })
+	for _, h := range []apps.Headers{apps.AllHeaders, apps.LegacyHeaders, apps.NoHeaders} {
+		t.Run("gin/billing-"+h.String(), func(t *testing.T) {
+			checkHTTP(t, apps.Gin([]gin.HandlerFunc{apps.GinBilling(apps.MemoryBilling(), h)}...), wants[h])
+		})
+		t.Run("echo/billing-"+h.String(), func(t *testing.T) {
+			checkHTTP(t, apps.Echo([]echo.MiddlewareFunc{apps.EchoBilling(apps.MemoryBilling(), h)}...), wants[h])
+		})
+		t.Run("fiber/billing-"+h.String(), func(t *testing.T) {
+			checkFiber(t, apps.Fiber(apps.FiberBilling(apps.MemoryBilling(), h)), wants[h])
+		})
+	}
+}
+
+func checkHeaders(t *testing.T, get func(string) string, present, absent []string) {
+	t.Helper()
+	for _, k := range present {
+		if get(k) == "" {
+			t.Errorf("header %s missing", k)
+		}
+	}
+	for _, k := range absent {
+		if v := get(k); v != "" {
+			t.Errorf("header %s = %q, want none", k, v)
+		}
+	}
+}

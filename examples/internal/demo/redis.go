@@ -19,7 +19,9 @@ func init() { openRedis = openRedisStore }
 // openRedisStore opens a store in the Redis server at addr and checks that it
 // answers, so that a wrong address fails at start-up rather than with 503s.
 func openRedisStore(addr string) (core.Store, error) {
-	client := goredis.NewClient(&goredis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	// No retries: a deduction retried after a broken connection could be
+	// charged twice. A failed call answers 503 and the client retries.
+	client := goredis.NewClient(&goredis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1})
 	ctx, cancel := context.WithTimeout(context.Background(), redisDialTimeout)
 	defer cancel()
 	if err := client.Ping(ctx).Err(); err != nil {

@@ -97,8 +97,9 @@ func (m *Middleware) middleware(cost core.Credits, costFunc CostFunc) echo.Middl
 				m.meter.Charge(ctx, ch, client, label, cost)
 			}
 			h := c.Response().Header()
-			for i, hd := range ch.Headers() {
-				h[hd.Name] = ch.Values(i)
+			for i := range ch.NumHeaders() {
+				name, _ := ch.Header(i)
+				h[name] = ch.Values(i)
 			}
 			if ch.Status != 0 {
 				return m.answer(c, ch)

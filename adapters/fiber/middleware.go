@@ -91,8 +91,9 @@ func (m *Middleware) handler(cost core.Credits, costFunc CostFunc) fiber.Handler
 			m.meter.Charge(ctx, ch, client, label, cost)
 		}
 		h := &c.Response().Header
-		for _, hd := range ch.Headers() {
-			h.SetCanonical(bytesOf(hd.Name), bytesOf(hd.Value)) // copied
+		for i := range ch.NumHeaders() {
+			name, value := ch.Header(i)
+			h.SetCanonical(bytesOf(name), bytesOf(value)) // copied
 		}
 		if ch.Status != 0 {
 			return m.answer(c, ch)

@@ -103,8 +103,9 @@ func (m *Middleware) handler(cost core.Credits, costFunc CostFunc) gin.HandlerFu
 			m.meter.Charge(ctx, ch, client, label, cost)
 		}
 		h := c.Writer.Header()
-		for i, hd := range ch.Headers() {
-			h[hd.Name] = ch.Values(i)
+		for i := range ch.NumHeaders() {
+			name, _ := ch.Header(i)
+			h[name] = ch.Values(i)
 		}
 		if ch.Status != 0 {
 			m.answer(c, ch)

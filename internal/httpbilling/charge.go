@@ -3,6 +3,7 @@ package httpbilling
 import (
 	"errors"
 	"strconv"
+	"time"
 	"unsafe"
 
 	"github.com/frappy-go/apibilling/core"
@@ -24,21 +25,17 @@ type Charge struct {
 	// Outcome is the charge's outcome when Billed.
 	Outcome core.Outcome
 
-	m       *Meter
-	n       int
-	used    int
-	headers [numHeaders]Header
-	buf     [bufSize]byte
+	m     *Meter
+	n     uint8              // headers set
+	names [numHeaders]uint8  // their names, indexes in m.names
+	used  uint16             // bytes of buf used
+	vals  [numHeaders]string // their values, in buf or apart
+	buf   [bufSize]byte
 }
 
 // bufSize holds the header values of a client with a few quotas; longer
 // values are allocated apart.
 const bufSize = 192
-
-// Header is a response header to set.
-type Header struct {
-	Name, Value string
-}
 
 // Kind is what a decision is, and so which handler answers it.
 type Kind uint8
@@ -69,13 +66,19 @@ func (ch *Charge) Kind() Kind {
 	return Failed
 }
 
-// Headers returns the headers to set, in a fixed order.
-func (ch *Charge) Headers() []Header { return ch.headers[:ch.n] }
+// NumHeaders returns the number of headers to set.
+func (ch *Charge) NumHeaders() int { return int(ch.n) }
 
-// Values returns the value of Headers()[i] as a one-element slice for an
-// [net/http.Header] map, without allocating. The slice points into ch:
+// Header returns the i-th header to set, 0 <= i < NumHeaders, in a fixed
+// order. The name is exactly as configured.
+func (ch *Charge) Header(i int) (name, value string) {
+	return ch.m.names[ch.names[i]], ch.vals[i]
+}
+
+// Values returns the value of the i-th header as a one-element slice for
+// an [net/http.Header] map, without allocating. The slice points into ch:
 // appending to it copies it.
-func (ch *Charge) Values(i int) []string { return unsafe.Slice(&ch.headers[i].Value, 1) }
+func (ch *Charge) Values(i int) []string { return ch.vals[i : i+1 : i+1] }
 
 // QuotaExceeded returns the error of a 429, or nil.
 func (ch *Charge) QuotaExceeded() *core.QuotaExceededError {
@@ -99,19 +102,27 @@ func isExceeded(err error) bool {
 // tail returns the unused part of ch.buf to append to.
 func (ch *Charge) tail() []byte { return ch.buf[ch.used:ch.used:len(ch.buf)] }
 
-// commit adds the header name with the value b, appended to tail(): in
-// ch.buf if it fitted, else in an array of its own.
-func (ch *Charge) commit(name string, b []byte) {
+// commit adds the header name (an index in m.names) with the value b,
+// appended to tail(): in ch.buf if it fitted, else in an array of its own.
+func (ch *Charge) commit(name int, b []byte) {
 	if len(b) == 0 {
 		return
 	}
-	if ch.used < len(ch.buf) && &b[0] == &ch.buf[ch.used] {
-		ch.used += len(b)
+	if int(ch.used) < len(ch.buf) && &b[0] == &ch.buf[ch.used] {
+		ch.used += uint16(len(b))
 	}
 	// The bytes of b are never written again, and ch.buf lives as long as
 	// ch: the string is immutable.
-	ch.headers[ch.n] = Header{Name: name, Value: unsafe.String(&b[0], len(b))}
+	ch.names[ch.n] = uint8(name)
+	ch.vals[ch.n] = unsafe.String(&b[0], len(b))
 	ch.n++
+}
+
+// quotaFigures are the figures of one limited quota the headers state.
+type quotaFigures struct {
+	period           core.Period
+	limit, remaining int64 // whole credits
+	end              int64 // renewal, Unix nanoseconds
 }
 
 // rateLimitHeaders sets the headers of a charged outcome.
@@ -121,59 +132,66 @@ func (ch *Charge) rateLimitHeaders() {
 	if low < 0 {
 		return // unlimited quotas only
 	}
-	at := o.At().UnixNano()
-	m := ch.m
-	if m.legacy {
-		q := o.Quota(low)
-		ch.commit(m.names[hLimit], strconv.AppendInt(ch.tail(), q.Limit.Whole(), 10))
-		ch.commit(m.names[hRemaining], strconv.AppendInt(ch.tail(), q.Remaining.Whole(), 10))
-		ch.commit(m.names[hReset], strconv.AppendInt(ch.tail(), ceilSeconds(q.End.UnixNano()), 10))
-	}
-	if !m.draft {
-		return
-	}
-	b := ch.tail()
+	var qs [core.MaxQuotas]quotaFigures
+	n, first := 0, 0
 	for i := 0; i < o.Len(); i++ {
 		q := o.Quota(i)
 		if q.Unlimited() {
 			continue
 		}
-		if len(b) > 0 {
+		if i == low {
+			first = n
+		}
+		qs[n] = quotaFigures{q.Period, q.Limit.Whole(), q.Remaining.Whole(), q.End.UnixNano()}
+		n++
+	}
+	m := ch.m
+	lq := &qs[first]
+	if m.legacy {
+		ch.commit(hLimit, strconv.AppendInt(ch.tail(), lq.limit, 10))
+		ch.commit(hRemaining, strconv.AppendInt(ch.tail(), lq.remaining, 10))
+		ch.commit(hReset, strconv.AppendInt(ch.tail(), ceilSeconds(lq.end), 10))
+	}
+	if !m.draft {
+		return
+	}
+	b := ch.tail()
+	for i := range n {
+		q := &qs[i]
+		if i > 0 {
 			b = append(b, ", "...)
 		}
 		b = append(b, '"')
-		b = append(b, q.Period.String()...)
+		b = append(b, q.period.String()...)
 		b = append(b, `";q=`...)
-		b = strconv.AppendInt(b, q.Limit.Whole(), 10)
+		b = strconv.AppendInt(b, q.limit, 10)
 		b = append(b, ";w="...)
-		b = strconv.AppendInt(b, int64(q.Period.Nominal().Seconds()), 10)
+		b = strconv.AppendInt(b, int64(q.period.Nominal()/time.Second), 10)
 	}
-	ch.commit(m.names[hPolicy], b)
-	b = appendRateLimitItem(ch.tail(), o.Quota(low), at)
-	for i := 0; i < o.Len(); i++ {
-		if i == low {
-			continue
-		}
-		if q := o.Quota(i); !q.Unlimited() {
+	ch.commit(hPolicy, b)
+	at := o.At().UnixNano()
+	b = appendRateLimitItem(ch.tail(), lq, at)
+	for i := range n {
+		if i != first {
 			b = append(b, ", "...)
-			b = appendRateLimitItem(b, q, at)
+			b = appendRateLimitItem(b, &qs[i], at)
 		}
 	}
-	ch.commit(m.names[hRateLimit], b)
+	ch.commit(hRateLimit, b)
 }
 
-func appendRateLimitItem(b []byte, q core.QuotaStatus, at int64) []byte {
+func appendRateLimitItem(b []byte, q *quotaFigures, at int64) []byte {
 	b = append(b, '"')
-	b = append(b, q.Period.String()...)
+	b = append(b, q.period.String()...)
 	b = append(b, `";r=`...)
-	b = strconv.AppendInt(b, q.Remaining.Whole(), 10)
+	b = strconv.AppendInt(b, q.remaining, 10)
 	b = append(b, ";t="...)
-	return strconv.AppendInt(b, max(0, ceilSeconds(q.End.UnixNano()-at)), 10)
+	return strconv.AppendInt(b, max(0, ceilSeconds(q.end-at)), 10)
 }
 
 // retryAfter sets Retry-After to secs, at least 1.
 func (ch *Charge) retryAfter(secs int64) {
-	ch.commit(ch.m.names[hRetryAfter], strconv.AppendInt(ch.tail(), max(1, secs), 10))
+	ch.commit(hRetryAfter, strconv.AppendInt(ch.tail(), max(1, secs), 10))
 }
 
 // Problem returns the problem+json body of a decision whose Status is not

@@ -8,8 +8,9 @@
 //	m := httpbilling.NewMeter(httpbilling.Config{Billing: b})
 //	ch := new(httpbilling.Charge)
 //	m.Charge(ctx, ch, client, route, cost)
-//	for _, h := range ch.Headers() {
-//		w.Header()[h.Name] = ch.Values(h)
+//	for i := range ch.NumHeaders() {
+//		name, _ := ch.Header(i)
+//		w.Header()[name] = ch.Values(i)
 //	}
 //	if ch.Status != 0 {
 //		w.Header()["Content-Type"] = httpbilling.ProblemContentType

@@ -131,6 +131,7 @@ func problem(status int, title, detail string) string {
 func Cases() []Case {
 	legacyOff := func(e *Env) { e.NoLegacyHeaders = true }
 	draftOff := func(e *Env) { e.NoDraftHeaders = true }
+	custom := func(e *Env) { e.CustomHandlers = true }
 	return []Case{
 		{Name: "allowed", Path: "/api/fetch-data", Header: key("key-one"),
 			Status: 200, Headers: one(499, 9999), ContentType: jsonType, Body: DataBody("fetch-data"),
@@ -299,6 +300,21 @@ func Cases() []Case {
 				"X-RateLimit-Limit", "", "X-RateLimit-Remaining", "", "X-RateLimit-Reset", "",
 				"X-Quota-Limit", "500", "X-Quota-Remaining", "499", "X-Quota-Reset", "1796083200"),
 			ContentType: jsonType, Body: DataBody("fetch-data"), Client: "client-one", Used: core.Credit},
+		{Name: "custom denied handler", Path: "/api/fetch-expensive-data", Header: key("key-small"), Env: custom,
+			Before: track("client-small", 2*core.Credit, Now),
+			Status: 429, Headers: map[string]string{
+				"X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "1796083200",
+				"RateLimit-Policy": `"day";q=5;w=86400`, "RateLimit": `"day";r=3;t=3600`, "Retry-After": "3600",
+			},
+			ContentType: "text/plain", Body: CustomBody("denied", 429), Client: "client-small", Used: 2 * core.Credit},
+		{Name: "custom denied handler without quotas", Path: "/api/fetch-data", Header: key("key-none"), Env: custom,
+			Status: 403, ContentType: "text/plain", Body: CustomBody("denied", 403)},
+		{Name: "custom identity handler", Path: "/api/fetch-data", Header: key("key-bogus"), Env: custom,
+			Status: 401, ContentType: "text/plain", Body: CustomBody("identity", 401)},
+		{Name: "custom error handler for a bad cost", Path: "/api/compute?units=-1", Header: key("key-one"), Env: custom,
+			Status: 400, ContentType: "text/plain", Body: CustomBody("error", 400), Client: "client-one", Used: 0},
+		{Name: "custom error handler for a store failure", Path: "/api/fetch-data", Header: key("key-one"), Env: custom, Down: true,
+			Status: 503, Headers: map[string]string{"Retry-After": "1"}, ContentType: "text/plain", Body: CustomBody("error", 503)},
 		{Name: "outcome in the handler", Path: "/api/outcome", Header: key("key-one"),
 			Status: 200, Headers: one(499, 9999), ContentType: jsonType,
 			Body: `{"cost":"1","period":"day","remaining":"499"}`, Client: "client-one", Used: core.Credit},

@@ -14,7 +14,7 @@ import (
 // Echo builds the suite's app with echobilling; it is served with
 // ServeHTTP on an httptest.ResponseRecorder.
 func Echo(t *testing.T, env Env) App {
-	bill := echobilling.NewMiddleware(echobilling.Config{
+	cfg := echobilling.Config{
 		Skipper:              func(c echo.Context) bool { return SkipPath(c.Request().URL.Path) },
 		Billing:              env.Billing,
 		Identity:             echobilling.MapKey(echobilling.FirstOf(echobilling.Header("X-API-Key"), echobilling.Bearer()), env.Lookup),
@@ -25,7 +25,17 @@ func Echo(t *testing.T, env Env) App {
 		LimitHeader:          env.LimitHeader,
 		RemainingHeader:      env.RemainingHeader,
 		ResetHeader:          env.ResetHeader,
-	})
+	}
+	if env.CustomHandlers {
+		custom := func(kind string) echobilling.ErrorHandler {
+			return func(c echo.Context, err error) error {
+				status := echobilling.StatusOf(err)
+				return c.Blob(status, "text/plain", []byte(CustomBody(kind, status)))
+			}
+		}
+		cfg.DenyHandler, cfg.ErrorHandler, cfg.IdentityHandler = custom("denied"), custom("error"), custom("identity")
+	}
+	bill := echobilling.NewMiddleware(cfg)
 	data := func(status int, route string) echo.HandlerFunc {
 		return func(c echo.Context) error { return c.Blob(status, "application/json", []byte(DataBody(route))) }
 	}

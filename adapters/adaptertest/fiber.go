@@ -15,7 +15,7 @@ import (
 // app's fasthttp handler on a fasthttp.RequestCtx, so that the headers are
 // read exactly as set.
 func Fiber(t *testing.T, env Env) App {
-	bill := fiberbilling.NewMiddleware(fiberbilling.Config{
+	cfg := fiberbilling.Config{
 		Next:                 func(c *fiber.Ctx) bool { return SkipPath(c.Path()) },
 		Billing:              env.Billing,
 		Identity:             fiberbilling.MapKey(fiberbilling.FirstOf(fiberbilling.Header("X-API-Key"), fiberbilling.Bearer()), env.Lookup),
@@ -26,7 +26,18 @@ func Fiber(t *testing.T, env Env) App {
 		LimitHeader:          env.LimitHeader,
 		RemainingHeader:      env.RemainingHeader,
 		ResetHeader:          env.ResetHeader,
-	})
+	}
+	if env.CustomHandlers {
+		custom := func(kind string) fiberbilling.ErrorHandler {
+			return func(c *fiber.Ctx, err error) error {
+				status := fiberbilling.StatusOf(err)
+				c.Set(fiber.HeaderContentType, "text/plain")
+				return c.Status(status).SendString(CustomBody(kind, status))
+			}
+		}
+		cfg.DenyHandler, cfg.ErrorHandler, cfg.IdentityHandler = custom("denied"), custom("error"), custom("identity")
+	}
+	bill := fiberbilling.NewMiddleware(cfg)
 	send := func(c *fiber.Ctx, status int, ctype, body string) error {
 		c.Set(fiber.HeaderContentType, ctype)
 		return c.Status(status).SendString(body)

@@ -32,6 +32,16 @@ func Gin(t *testing.T, env Env) App {
 	if env.NoDraftHeaders {
 		opts = append(opts, ginbilling.WithoutDraftHeaders())
 	}
+	if env.CustomHandlers {
+		custom := func(kind string) ginbilling.ErrorHandler {
+			return func(c *gin.Context, err error) {
+				status := ginbilling.StatusOf(err)
+				c.Data(status, "text/plain", []byte(CustomBody(kind, status)))
+			}
+		}
+		opts = append(opts, ginbilling.WithDeniedHandler(custom("denied")),
+			ginbilling.WithErrorHandler(custom("error")), ginbilling.WithIdentityHandler(custom("identity")))
+	}
 	id := ginbilling.MapKey(ginbilling.FirstOf(ginbilling.Header("X-API-Key"), ginbilling.Bearer()), env.Lookup)
 	bill := ginbilling.NewMiddleware(env.Billing, id, opts...)
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -27,6 +28,15 @@ type Env struct {
 	LimitHeader, RemainingHeader, ResetHeader string
 	// Logger is the middleware's logger.
 	Logger *slog.Logger
+	// CustomHandlers replaces the denied, error and identity handlers with
+	// ones that answer the adapter's StatusOf(err) with the text/plain body
+	// [CustomBody](kind, status), kind being "denied", "error" or "identity".
+	CustomHandlers bool
+}
+
+// CustomBody is the body of the custom handlers of [Env].CustomHandlers.
+func CustomBody(kind string, status int) string {
+	return "custom " + kind + " " + strconv.Itoa(status)
 }
 
 // Maker builds the suite's app with one adapter. Every app has these

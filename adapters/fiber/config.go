@@ -29,14 +29,14 @@ type Config struct {
 	// Required.
 	Identity Identity
 
-	// Cost is the cost of a request billed by [Middleware.Handler] (and
-	// [New]) when CostFunc is nil. To bill nothing, use [Middleware.Cost](0).
+	// Cost is the cost of a request billed by [New] and [Middleware.Handler]
+	// when CostFunc is nil. To bill nothing, use [Middleware.Cost](0).
 	//
 	// Optional. Default: 1 credit (core.Credit)
 	Cost core.Credits
 
-	// CostFunc computes the cost of a request billed by [Middleware.Handler]
-	// from the request.
+	// CostFunc computes the cost of a request billed by [New] and
+	// [Middleware.Handler] from the request.
 	//
 	// Optional. Default: nil (use Cost)
 	CostFunc CostFunc
@@ -45,8 +45,8 @@ type Config struct {
 	// day; it is copied. In app.Use the route is not known yet: c.Path() is
 	// the raw path, which may hold IDs and grow the reports without bound.
 	//
-	// Optional. Default: the route pattern, c.Route().Path, in a route-level
-	// handler; no label in app.Use
+	// Optional. Default: the route pattern, c.Route().Path, in the handlers
+	// of a Middleware; no label with New
 	Label func(c *fiber.Ctx) string
 
 	// Refund reports whether a request whose handler answered status (or

@@ -16,7 +16,7 @@
 // let a client hold several keys, map keys to clients with [MapKey]:
 // fiberbilling.MapKey(fiberbilling.Header("X-API-Key"), lookup).
 //
-// In app.Use the route is not known yet, so usage is reported without a
+// In app.Use the route is not known yet, so [New] reports usage without a
 // label unless Config.Label sets one. Route-level handlers label usage with
 // the route pattern (c.Route().Path) and can have their own costs: make one
 // [Middleware] and derive a handler per route; the identity and every other

@@ -11,17 +11,24 @@ import (
 	"github.com/frappy-go/apibilling/internal/httpbilling"
 )
 
-// New returns a middleware that bills every request to the client that
-// Config.Identity finds, one credit each unless Config.Cost or
-// Config.CostFunc say otherwise. It panics if Config.Billing or
-// Config.Identity is nil.
-func New(config ...Config) fiber.Handler { return NewMiddleware(config...).Handler() }
+// New returns a middleware for app.Use (or a group) that bills every
+// request to the client that Config.Identity finds, one credit each unless
+// Config.Cost or Config.CostFunc say otherwise. In app.Use the route is not
+// known yet, so usage is reported without a label unless Config.Label sets
+// one; the handlers of [Middleware] label it with the route pattern. It
+// panics if Config.Billing or Config.Identity is nil.
+func New(config ...Config) fiber.Handler {
+	m := NewMiddleware(config...)
+	return m.handler(m.cfg.Cost, m.cfg.CostFunc, false)
+}
 
 // Middleware is a configured billing middleware from which route-level
-// handlers with their own costs are derived. It is safe for concurrent use.
+// handlers are derived, with the configured cost or their own. They label
+// usage with the route pattern, c.Route().Path. It is safe for concurrent
+// use.
 //
-// A request must be billed by one handler only: use [Middleware.Handler] in
-// app.Use, or one handler per route, not both on one route.
+// A request must be billed by one handler only: use [New] in app.Use, or
+// one handler per route, not both on one route.
 type Middleware struct {
 	cfg   Config
 	meter *httpbilling.Meter
@@ -41,16 +48,17 @@ func NewMiddleware(config ...Config) *Middleware {
 	return &Middleware{cfg: cfg, meter: httpbilling.NewMeter(cfg.meterConfig())}
 }
 
-// Handler returns the middleware with the configured cost: Config.Cost or
-// Config.CostFunc.
-func (m *Middleware) Handler() fiber.Handler { return m.handler(m.cfg.Cost, m.cfg.CostFunc) }
+// Handler returns a route-level handler with the configured cost:
+// Config.Cost or Config.CostFunc. (In app.Use, where the route is not known,
+// it would label usage with the prefix of app.Use: use [New] there.)
+func (m *Middleware) Handler() fiber.Handler { return m.handler(m.cfg.Cost, m.cfg.CostFunc, true) }
 
 // Cost returns a route-level handler that bills cost, such as
 // 5*core.Credit, with the middleware's other settings. It panics if cost is negative
 // or above [core.MaxCredits].
 func (m *Middleware) Cost(cost core.Credits) fiber.Handler {
 	httpbilling.CheckCost("fiberbilling: Cost", cost)
-	return m.handler(cost, nil)
+	return m.handler(cost, nil, true)
 }
 
 // CostFunc returns a route-level handler that bills the cost f computes
@@ -60,13 +68,12 @@ func (m *Middleware) CostFunc(f CostFunc) fiber.Handler {
 	if f == nil {
 		panic("fiberbilling: CostFunc expects a non-nil function")
 	}
-	return m.handler(0, f)
+	return m.handler(0, f, true)
 }
 
-// methodUse is the method of the routes of app.Use.
-const methodUse = "USE"
-
-func (m *Middleware) handler(cost core.Credits, costFunc CostFunc) fiber.Handler {
+// handler returns a handler billing cost, or what costFunc computes; with
+// route, it labels usage with the route pattern by default.
+func (m *Middleware) handler(cost core.Credits, costFunc CostFunc, route bool) fiber.Handler {
 	cfg := &m.cfg
 	return func(c *fiber.Ctx) error {
 		if cfg.Next != nil && cfg.Next(c) {
@@ -85,8 +92,8 @@ func (m *Middleware) handler(cost core.Credits, costFunc CostFunc) fiber.Handler
 			var label string
 			if cfg.Label != nil {
 				label = strings.Clone(cfg.Label(c))
-			} else if r := c.Route(); r.Method != methodUse {
-				label = r.Path // the route's own string: safe to keep
+			} else if route {
+				label = c.Route().Path // the route's own string: safe to keep
 			}
 			m.meter.Charge(ctx, ch, client, label, cost)
 		}

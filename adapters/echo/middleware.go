@@ -104,11 +104,15 @@ func (m *Middleware) middleware(cost core.Credits, costFunc CostFunc) echo.Middl
 			if ch.Status != 0 {
 				return m.answer(c, ch)
 			}
-			if ch.Billed {
-				c.Set(outcomeKey, &ch.Outcome)
+			billed, key := ch.Billed, c.Response()
+			if billed {
+				inflight.Put(key, ch) // for OutcomeFrom
 			}
 			handled := false
 			defer func() {
+				if billed {
+					inflight.Delete(key)
+				}
 				if !handled { // the handler panicked: a recovery middleware answers 500
 					m.meter.Finish(ctx, ch, http.StatusInternalServerError)
 				}

@@ -112,11 +112,15 @@ func (m *Middleware) handler(cost core.Credits, costFunc CostFunc) gin.HandlerFu
 			c.Abort()
 			return
 		}
-		if ch.Billed {
-			c.Set(outcomeKey{}, &ch.Outcome)
+		billed := ch.Billed
+		if billed {
+			inflight.Put(c, ch) // for OutcomeFrom
 		}
 		handled := false
 		defer func() {
+			if billed {
+				inflight.Delete(c)
+			}
 			if !handled { // the handler panicked: a recovery middleware answers 500
 				m.meter.Finish(ctx, ch, http.StatusInternalServerError)
 			}

@@ -4,19 +4,24 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/internal/httpbilling"
 )
 
-type outcomeKey struct{}
+// inflight holds the charges of the requests being handled, by context:
+// unlike c.Set, it allocates nothing per request.
+var inflight httpbilling.Requests[gin.Context]
 
 // OutcomeFrom returns the outcome of the request's charge, for a handler
 // behind the middleware: remaining credits, renewal and the most
 // constrained quota ([core.Outcome.Lowest]). It reports false for a request
 // that was skipped or passed unbilled because the store failed.
+//
+// It answers while the request is handled, for the context the middleware
+// saw: read it before starting a goroutine (gin's c.Copy() is another
+// context). The outcome itself may be kept.
 func OutcomeFrom(c *gin.Context) (*core.Outcome, bool) {
-	v, ok := c.Get(outcomeKey{})
-	if !ok {
-		return nil, false
+	if ch := inflight.Get(c); ch != nil {
+		return &ch.Outcome, true
 	}
-	o, ok := v.(*core.Outcome)
-	return o, ok
+	return nil, false
 }

@@ -129,8 +129,8 @@ type quotaFigures struct {
 func (ch *Charge) rateLimitHeaders() {
 	o := &ch.Outcome
 	low := o.LowestIndex()
-	if low < 0 {
-		return // unlimited quotas only
+	if low < 0 || !ch.m.legacy && !ch.m.draft {
+		return // unlimited quotas only, or no headers wanted
 	}
 	var qs [core.MaxQuotas]quotaFigures
 	n, first := 0, 0

@@ -13,8 +13,8 @@
 //		w.Header()[name] = ch.Values(i)
 //	}
 //	if ch.Status != 0 {
-//		w.Header()["Content-Type"] = httpbilling.ProblemContentType
+//		w.Header().Set("Content-Type", httpbilling.ProblemContentType)
 //		w.WriteHeader(ch.Status)
-//		w.Write(ch.AppendProblem(nil))
+//		w.Write(ch.Problem())
 //	}
 package httpbilling

@@ -23,26 +23,35 @@ func (b *Billing) Track(ctx context.Context, client string, cost Credits) (Outco
 // the usage is also reported per day.
 func (b *Billing) TrackLabel(ctx context.Context, client, label string, cost Credits) (Outcome, error) {
 	var o Outcome
+	err := b.TrackInto(ctx, &o, client, label, cost)
+	return o, err
+}
+
+// TrackInto is [Billing.TrackLabel] writing the outcome into *o, which it
+// overwrites whole. Middleware that keeps outcomes in pooled per-request
+// state uses it to avoid copying them.
+func (b *Billing) TrackInto(ctx context.Context, o *Outcome, client, label string, cost Credits) error {
+	*o = Outcome{lowest: -1}
 	if !validCost(cost) {
-		return o, fmt.Errorf("%w: %d micro-credits (want 0 to %d)", ErrInvalidCost, int64(cost), int64(MaxCredits))
+		return fmt.Errorf("%w: %d micro-credits (want 0 to %d)", ErrInvalidCost, int64(cost), int64(MaxCredits))
 	}
-	if err := b.prepare(&o, client, b.clock()); err != nil {
-		return o, err
+	if err := b.prepare(o, client, b.clock()); err != nil {
+		return err
 	}
 	o.op.Label = label
 	o.op.Cost = cost
 	res, err := b.store.Deduct(ctx, o.op)
 	if err != nil {
 		o.op.N = 0
-		return o, storeError(err)
+		return storeError(err)
 	}
 	o.used = res.Used
 	o.allowed = res.OK
 	o.lowest = o.findLowest()
 	if !res.OK {
-		return o, o.exceeded()
+		return o.exceeded()
 	}
-	return o, nil
+	return nil
 }
 
 // Refund gives back the credits of an admitted charge to the windows it was

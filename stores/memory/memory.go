@@ -29,6 +29,9 @@ type shard struct {
 type client struct {
 	slots [core.MaxQuotas]slot
 	days  map[dayKey]*dayAgg
+	// last is the day aggregate charged last: most charges go to the same
+	// day and label, so they skip the map.
+	last *dayAgg
 }
 
 type slot struct {
@@ -43,6 +46,7 @@ type dayKey struct {
 }
 
 type dayAgg struct {
+	key     dayKey // as held in the map (the label is the store's copy)
 	end     int64
 	credits core.Credits
 }
@@ -123,13 +127,20 @@ func (s *Store) Deduct(ctx context.Context, op core.Op) (core.Result, error) {
 		sl.used += op.Cost
 		res.Used[i] = sl.used
 	}
+	if a := c.last; a != nil && a.key.start == op.Day.Start && a.key.label == op.Label {
+		a.credits += op.Cost
+		return res, nil
+	}
 	k := dayKey{op.Day.Start, op.Label}
-	if a := c.days[k]; a != nil {
+	a := c.days[k]
+	if a != nil {
 		a.credits += op.Cost
 	} else {
 		k.label = strings.Clone(k.label)
-		c.days[k] = &dayAgg{end: op.Day.End, credits: op.Cost}
+		a = &dayAgg{key: k, end: op.Day.End, credits: op.Cost}
+		c.days[k] = a
 	}
+	c.last = a
 	return res, nil
 }
 
@@ -219,6 +230,9 @@ func (s *Store) Delete(ctx context.Context, op core.DeleteOp) (core.Credits, err
 			}
 		}
 		delete(c.days, k)
+		if a == c.last {
+			c.last = nil
+		}
 	}
 	for i, w := range op.Windows() {
 		if sl := &c.slots[w.Period]; sl.held && sl.start == w.Start {

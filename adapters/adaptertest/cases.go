@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"net/textproto"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,7 +63,9 @@ type Case struct {
 
 	Status int
 	// Headers are all the headers the middleware sets (rate-limit headers
-	// and Retry-After), with their exact names and values.
+	// and Retry-After) and their exact values. Names are case-insensitive:
+	// each is read with [net/http.Header.Values], and must be stored under
+	// its canonical key.
 	Headers map[string]string
 	// ContentType and Body are the exact answer, unless AnyBody (a body
 	// the framework writes itself).
@@ -300,6 +303,14 @@ func Cases() []Case {
 				"X-RateLimit-Limit", "", "X-RateLimit-Remaining", "", "X-RateLimit-Reset", "",
 				"X-Quota-Limit", "500", "X-Quota-Remaining", "499", "X-Quota-Reset", "1796083200"),
 			ContentType: jsonType, Body: DataBody("fetch-data"), Client: "client-one", Used: core.Credit},
+		{Name: "legacy headers renamed in lower case", Path: "/api/fetch-data", Header: key("key-one"),
+			Env: func(e *Env) {
+				e.LimitHeader, e.RemainingHeader, e.ResetHeader = "x-quota-limit", "x-quota-remaining", "x-quota-reset"
+			},
+			Status: 200, Headers: with(one(499, 9999),
+				"X-RateLimit-Limit", "", "X-RateLimit-Remaining", "", "X-RateLimit-Reset", "",
+				"X-Quota-Limit", "500", "x-quota-remaining", "499", "X-QUOTA-RESET", "1796083200"),
+			ContentType: jsonType, Body: DataBody("fetch-data"), Client: "client-one", Used: core.Credit},
 		{Name: "custom denied handler", Path: "/api/fetch-expensive-data", Header: key("key-small"), Env: custom,
 			Before: track("client-small", 2*core.Credit, Now),
 			Status: 429, Headers: map[string]string{
@@ -453,13 +464,19 @@ func (r *result) check(t *testing.T, tc Case) {
 	if got, want := r.resp.Status, tc.Status; got != want {
 		t.Errorf("status = %d, want %d (body %s)", got, want, r.resp.Body)
 	}
-	for name, want := range tc.Headers {
-		if got := r.billing[name]; len(got) != 1 || got[0] != want {
-			t.Errorf("%s = %q, want %q", name, got, want)
+	want := map[string]bool{}
+	for name, v := range tc.Headers {
+		want[textproto.CanonicalMIMEHeaderKey(name)] = true
+		// As users and their tests read headers: a canonical lookup.
+		if got := r.resp.Header.Values(name); len(got) != 1 || got[0] != v {
+			t.Errorf("Header.Values(%q) = %q, want [%q]", name, got, v)
 		}
 	}
 	for name, got := range r.billing {
-		if _, ok := tc.Headers[name]; !ok {
+		if canon := textproto.CanonicalMIMEHeaderKey(name); name != canon {
+			t.Errorf("header %s: %q is not stored under its canonical key %s", name, got, canon)
+		}
+		if !want[textproto.CanonicalMIMEHeaderKey(name)] {
 			t.Errorf("unexpected header %s: %q", name, got)
 		}
 	}

@@ -83,7 +83,7 @@ func Fiber(t *testing.T, env Env) App {
 			}
 		}
 		h(&fc)
-		resp := Response{Status: fc.Response.StatusCode(), Header: map[string][]string{}, Body: string(fc.Response.Body())}
+		resp := Response{Status: fc.Response.StatusCode(), Header: http.Header{}, Body: string(fc.Response.Body())}
 		fc.Response.Header.VisitAll(func(k, v []byte) {
 			resp.Header[string(k)] = append(resp.Header[string(k)], string(v))
 		})

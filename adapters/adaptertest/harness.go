@@ -67,10 +67,12 @@ type Maker func(t *testing.T, env Env) App
 type App func(req *http.Request) Response
 
 // Response is an answer as the app wrote it: header names exactly as set
-// (not canonicalized).
+// (not canonicalized again), so the suite reads them as users do, with
+// [net/http.Header.Get], and checks that they are stored under their
+// canonical keys.
 type Response struct {
 	Status int
-	Header map[string][]string
+	Header http.Header
 	Body   string
 }
 

@@ -88,8 +88,10 @@ type Config struct {
 	// Optional. Default: false (sent).
 	DisableDraftHeaders bool
 
-	// LimitHeader, RemainingHeader and ResetHeader rename the legacy triple;
-	// names are sent exactly as written.
+	// LimitHeader, RemainingHeader and ResetHeader rename the legacy triple.
+	// Names are case-insensitive: each is stored under its canonical key
+	// (http.CanonicalHeaderKey) in c.Response().Header(), where Get finds it;
+	// it is sent as X-Ratelimit-Limit for X-RateLimit-Limit.
 	// Optional. Default: X-RateLimit-Limit, X-RateLimit-Remaining,
 	// X-RateLimit-Reset.
 	LimitHeader, RemainingHeader, ResetHeader string

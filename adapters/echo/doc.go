@@ -29,9 +29,10 @@
 //
 // A request is labelled in the usage reports with its route pattern
 // (c.Path()). Inside the handler, [OutcomeFrom] returns the charge's
-// outcome: remaining credits, renewal, the most constrained quota.//
-// The rate-limit headers are set under their exact names (X-RateLimit-Limit,
-// RateLimit-Policy, ...), which are the keys in c.Response().Header(): read them
-// as h["X-RateLimit-Remaining"], since http.Header.Get canonicalizes the name
-// to X-Ratelimit-Remaining. HTTP clients read them either way.
+// outcome: remaining credits, renewal, the most constrained quota.
+//
+// The rate-limit headers are stored in c.Response().Header() under their
+// canonical keys, as http.Header.Set would store them: read them with
+// h.Get("X-RateLimit-Remaining"). On the wire they read X-Ratelimit-Remaining,
+// Ratelimit-Policy, ...: header names are case-insensitive.
 package echobilling

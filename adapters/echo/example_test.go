@@ -44,7 +44,7 @@ func Example() {
 	e.GET("/api/fetch-data", func(c echo.Context) error { return c.JSON(200, map[string]string{"data": "ok"}) })
 
 	rec := get(e, "/api/fetch-data", "demo-key-1")
-	fmt.Println(rec.Code, rec.Header()["X-RateLimit-Remaining"], rec.Header()["RateLimit"])
+	fmt.Println(rec.Code, rec.Header().Values("X-RateLimit-Remaining"), rec.Header().Values("RateLimit"))
 	rec = get(e, "/api/fetch-data", "")
 	fmt.Println(rec.Code, rec.Body)
 	// Output:
@@ -72,7 +72,7 @@ func ExampleMiddleware_Cost() {
 
 	for _, path := range []string{"/api/fetch-expensive-data", "/api/compute?units=2.5", "/api/compute?units=x", "/api/fetch-expensive-data"} {
 		rec := get(e, path, "demo-key-1")
-		fmt.Println(path, rec.Code, rec.Header()["X-RateLimit-Remaining"], rec.Header()["Retry-After"])
+		fmt.Println(path, rec.Code, rec.Header().Values("X-RateLimit-Remaining"), rec.Header().Values("Retry-After"))
 		if rec.Code == 429 {
 			fmt.Println(strings.ReplaceAll(rec.Body.String(), `,"`, ",\n\""))
 		}

@@ -34,7 +34,8 @@ type Middleware struct {
 }
 
 // NewMiddleware returns a Middleware configured by cfg. It panics if
-// cfg.Billing or cfg.Identity is nil.
+// cfg.Billing or cfg.Identity is nil, or a header name is not a valid HTTP
+// field name.
 func NewMiddleware(cfg Config) *Middleware {
 	if cfg.Billing == nil {
 		panic("echobilling: NewMiddleware expects a non-nil Config.Billing")
@@ -46,7 +47,9 @@ func NewMiddleware(cfg Config) *Middleware {
 		cfg.Cost = core.Credit
 	}
 	httpbilling.CheckCost("echobilling: Config.Cost", cfg.Cost)
-	return &Middleware{cfg: cfg, meter: httpbilling.NewMeter(cfg.meterConfig())}
+	mc := cfg.meterConfig()
+	httpbilling.CheckHeaderNames("echobilling: Config", &mc)
+	return &Middleware{cfg: cfg, meter: httpbilling.NewMeter(mc)}
 }
 
 // Handler returns the middleware with the configured cost: Config.Cost or

@@ -105,8 +105,10 @@ type Config struct {
 	// Optional. Default: false (sent)
 	DisableDraftHeaders bool
 
-	// LimitHeader, RemainingHeader and ResetHeader rename the legacy triple;
-	// names are sent exactly as written.
+	// LimitHeader, RemainingHeader and ResetHeader rename the legacy triple.
+	// Header names are case-insensitive; like every header of the
+	// middleware, they are sent in canonical form, as fasthttp normalises
+	// names by default (X-RateLimit-Limit is sent as X-Ratelimit-Limit).
 	//
 	// Optional. Default: "X-RateLimit-Limit", "X-RateLimit-Remaining",
 	// "X-RateLimit-Reset"

@@ -35,7 +35,8 @@ type Middleware struct {
 }
 
 // NewMiddleware returns a Middleware configured by config. It panics if
-// Config.Billing or Config.Identity is nil.
+// Config.Billing or Config.Identity is nil, or a header name is not a valid
+// HTTP field name.
 func NewMiddleware(config ...Config) *Middleware {
 	cfg := configDefault(config...)
 	if cfg.Billing == nil {
@@ -45,7 +46,9 @@ func NewMiddleware(config ...Config) *Middleware {
 		panic("fiberbilling: NewMiddleware expects a non-nil Config.Identity")
 	}
 	httpbilling.CheckCost("fiberbilling: Config.Cost", cfg.Cost)
-	return &Middleware{cfg: cfg, meter: httpbilling.NewMeter(cfg.meterConfig())}
+	mc := cfg.meterConfig()
+	httpbilling.CheckHeaderNames("fiberbilling: Config", &mc)
+	return &Middleware{cfg: cfg, meter: httpbilling.NewMeter(mc)}
 }
 
 // Handler returns a route-level handler with the configured cost:

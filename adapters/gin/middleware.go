@@ -39,7 +39,8 @@ type config struct {
 }
 
 // NewMiddleware returns a Middleware that bills the client that id finds.
-// It panics if b or id is nil.
+// It panics if b or id is nil, or if a name of [WithHeaderNames] is not a
+// valid HTTP field name.
 func NewMiddleware(b *core.Billing, id Identity, opts ...Option) *Middleware {
 	if b == nil {
 		panic("ginbilling: NewMiddleware expects a non-nil Billing")
@@ -52,6 +53,7 @@ func NewMiddleware(b *core.Billing, id Identity, opts ...Option) *Middleware {
 	for _, o := range opts {
 		o(&m.cfg)
 	}
+	httpbilling.CheckHeaderNames("ginbilling: WithHeaderNames", &m.cfg.meter)
 	m.meter = httpbilling.NewMeter(m.cfg.meter)
 	return m
 }

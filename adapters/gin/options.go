@@ -100,8 +100,10 @@ func WithoutLegacyHeaders() Option { return func(c *config) { c.meter.NoLegacyHe
 func WithoutDraftHeaders() Option { return func(c *config) { c.meter.NoDraftHeaders = true } }
 
 // WithHeaderNames renames the legacy triple; an empty name keeps its
-// default. Names are sent exactly as written. Default: X-RateLimit-Limit,
-// X-RateLimit-Remaining, X-RateLimit-Reset.
+// default. Names are case-insensitive: each is stored under its canonical
+// key (http.CanonicalHeaderKey), where h.Get finds it. Default:
+// X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset. It panics if
+// a name is not a valid header name.
 func WithHeaderNames(limit, remaining, reset string) Option {
 	return func(c *config) {
 		c.meter.LimitHeader, c.meter.RemainingHeader, c.meter.ResetHeader = limit, remaining, reset

@@ -70,7 +70,9 @@ func (ch *Charge) Kind() Kind {
 func (ch *Charge) NumHeaders() int { return int(ch.n) }
 
 // Header returns the i-th header to set, 0 <= i < NumHeaders, in a fixed
-// order. The name is exactly as configured.
+// order. The name is the canonical form of the configured name
+// ([textproto.CanonicalMIMEHeaderKey]): the key to store it under in a
+// [net/http.Header] map, and the form fasthttp normalises names to.
 func (ch *Charge) Header(i int) (name, value string) {
 	return ch.m.names[ch.names[i]], ch.vals[i]
 }

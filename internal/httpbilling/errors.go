@@ -2,6 +2,7 @@ package httpbilling
 
 import (
 	"errors"
+	"strconv"
 
 	"github.com/frappy-go/apibilling/core"
 )
@@ -77,5 +78,16 @@ func IsNoIdentity(err error) bool {
 func CheckCost(prefix string, cost core.Credits) {
 	if cost < 0 || cost > core.MaxCredits {
 		panic(prefix + ": cost " + cost.String() + " is not between 0 and core.MaxCredits")
+	}
+}
+
+// CheckHeaderNames panics with prefix if a configured header name, such as
+// cfg.LimitHeader, is neither empty (the default) nor a valid HTTP field
+// name: a configuration mistake found at start-up.
+func CheckHeaderNames(prefix string, cfg *Config) {
+	for _, name := range []string{cfg.LimitHeader, cfg.RemainingHeader, cfg.ResetHeader} {
+		if name != "" && !validHeaderName(name) {
+			panic(prefix + ": header name " + strconv.Quote(name) + " is not a valid HTTP field name")
+		}
 	}
 }

@@ -3,6 +3,9 @@ package httpbilling
 import (
 	"context"
 	"log/slog"
+	"net/textproto"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/frappy-go/apibilling/core"
@@ -28,8 +31,10 @@ type Config struct {
 	// (draft-ietf-httpapi-ratelimit-headers). Default: sent.
 	NoDraftHeaders bool
 	// LimitHeader, RemainingHeader and ResetHeader rename the legacy triple.
-	// Names are sent exactly as written. Default: X-RateLimit-Limit,
-	// X-RateLimit-Remaining, X-RateLimit-Reset.
+	// Names are case-insensitive: each is set under its canonical form
+	// ([textproto.CanonicalMIMEHeaderKey], so "X-RateLimit-Limit" is sent as
+	// X-Ratelimit-Limit), the key [net/http.Header.Get] looks up. Default:
+	// X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset.
 	LimitHeader, RemainingHeader, ResetHeader string
 
 	// FailOpen lets a request pass to its handler, unbilled and without
@@ -58,7 +63,7 @@ type Meter struct {
 	retryAfter int64 // seconds
 	logger     *slog.Logger
 	refund     func(int) bool
-	names      [numHeaders]string
+	names      [numHeaders]string // canonical
 }
 
 // The headers a Charge can carry, in the order they are set.
@@ -72,7 +77,8 @@ const (
 	numHeaders
 )
 
-// NewMeter returns a Meter. It panics if cfg.Billing is nil.
+// NewMeter returns a Meter. It panics if cfg.Billing is nil or a header
+// name is not a valid HTTP field name.
 func NewMeter(cfg Config) *Meter {
 	if cfg.Billing == nil {
 		panic("apibilling/httpbilling: NewMeter expects a non-nil Billing")
@@ -92,13 +98,21 @@ func NewMeter(cfg Config) *Meter {
 	if m.retryAfter < 1 {
 		m.retryAfter = 1
 	}
-	m.names = [numHeaders]string{
+	names := [numHeaders]string{
 		orDefault(cfg.LimitHeader, DefaultLimitHeader),
 		orDefault(cfg.RemainingHeader, DefaultRemainingHeader),
 		orDefault(cfg.ResetHeader, DefaultResetHeader),
 		"RateLimit-Policy",
 		"RateLimit",
 		"Retry-After",
+	}
+	for i, name := range names {
+		if !validHeaderName(name) {
+			panic("apibilling/httpbilling: header name " + strconv.Quote(name) + " is not a valid HTTP field name")
+		}
+		// Once here, not per request: every adapter sets the canonical
+		// key as it is.
+		m.names[i] = textproto.CanonicalMIMEHeaderKey(name)
 	}
 	return m
 }
@@ -109,6 +123,24 @@ func DefaultRefund(status int) bool { return status >= 500 }
 
 // Billing returns the billing the meter charges.
 func (m *Meter) Billing() *core.Billing { return m.b }
+
+// validHeaderName reports whether name is a token (RFC 9110, section 5.1):
+// the names that net/http and fasthttp canonicalise alike.
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 func orDefault(s, def string) string {
 	if s == "" {

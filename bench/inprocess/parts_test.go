@@ -70,10 +70,7 @@ func BenchmarkParts(b *testing.B) {
 			ch := new(httpbilling.Charge)
 			m.Charge(ctx, ch, apps.ClientID, apps.Path, core.Credit)
 			check(b, ch)
-			for i := range ch.NumHeaders() {
-				name, _ := ch.Header(i)
-				h[name] = ch.Values(i)
-			}
+			ch.SetHeaders(h)
 			sink = ch
 		}
 	})

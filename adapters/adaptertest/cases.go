@@ -338,7 +338,9 @@ func Cases() []Case {
 }
 
 // Run runs every case of [Cases] against the app make builds, each on a
-// new billing and app.
+// new billing and app, then requests of several clients at once, checking
+// that each handler reads its own outcome and each response carries its
+// own headers.
 func Run(t *testing.T, make Maker) {
 	t.Helper()
 	for _, tc := range Cases() {
@@ -348,6 +350,10 @@ func Run(t *testing.T, make Maker) {
 			r.check(t, tc)
 		})
 	}
+	t.Run("concurrent outcomes", func(t *testing.T) {
+		t.Parallel()
+		runConcurrent(t, make)
+	})
 }
 
 // Compare runs every case of [Cases] against each app and checks that they

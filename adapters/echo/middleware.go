@@ -82,7 +82,7 @@ func (m *Middleware) middleware(cost core.Credits, costFunc CostFunc) echo.Middl
 				return next(c)
 			}
 			ctx := c.Request().Context()
-			ch := new(httpbilling.Charge)
+			ch := httpbilling.NewCharge()
 			client, err := identify(cfg.Identity, c)
 			cost := cost
 			if err == nil && costFunc != nil {
@@ -99,13 +99,11 @@ func (m *Middleware) middleware(cost core.Credits, costFunc CostFunc) echo.Middl
 				}
 				m.meter.Charge(ctx, ch, client, label, cost)
 			}
-			h := c.Response().Header()
-			for i := range ch.NumHeaders() {
-				name, _ := ch.Header(i)
-				h[name] = ch.Values(i)
-			}
+			ch.SetHeaders(c.Response().Header()) // copied: the map outlives ch
 			if ch.Status != 0 {
-				return m.answer(c, ch)
+				err := m.answer(c, ch) // writes the body: the writer does not keep it
+				ch.Release()
+				return err
 			}
 			billed, key := ch.Billed, c.Response()
 			if billed {
@@ -114,11 +112,12 @@ func (m *Middleware) middleware(cost core.Credits, costFunc CostFunc) echo.Middl
 			handled := false
 			defer func() {
 				if billed {
-					inflight.Delete(key)
+					inflight.Delete(key) // before the release: no handler finds ch
 				}
 				if !handled { // the handler panicked: a recovery middleware answers 500
 					m.meter.Finish(ctx, ch, http.StatusInternalServerError)
 				}
+				ch.Release()
 			}()
 			err = next(c)
 			handled = true

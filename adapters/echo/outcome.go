@@ -20,7 +20,9 @@ var inflight httpbilling.Requests[echo.Response]
 // It answers while the request is handled (read it before starting a
 // goroutine) and finds the request by c.Response(), which a middleware
 // must not replace with c.SetResponse between the billing and the
-// handler. The outcome itself may be kept.
+// handler. The outcome is valid only until the handler returns: the
+// middleware then reuses its memory for another request. To keep it,
+// copy the value (o := *outcome).
 func OutcomeFrom(c echo.Context) (*core.Outcome, bool) {
 	if ch := inflight.Get(c.Response()); ch != nil {
 		return &ch.Outcome, true

@@ -54,11 +54,12 @@ func labels(t *testing.T, b *core.Billing, client string) map[string]core.Credit
 }
 
 // TestKeptOutcomeSurvivesBufferReuse checks that an outcome kept beyond its
-// request does not change when Fiber reuses the request's buffers: its
-// client and label (here the raw path, from Config.Label) are copies.
+// request (a copy of the value, as OutcomeFrom says) does not change when
+// Fiber reuses the request's buffers: its client and label (here the raw
+// path, from Config.Label) are copies.
 func TestKeptOutcomeSurvivesBufferReuse(t *testing.T) {
 	b := testBilling(t, "client-aaaa", "client-bbbb")
-	var kept []*core.Outcome
+	var kept []core.Outcome
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Use(fiberbilling.New(fiberbilling.Config{
 		Billing:  b,
@@ -67,7 +68,7 @@ func TestKeptOutcomeSurvivesBufferReuse(t *testing.T) {
 	}))
 	app.Get("/*", func(c *fiber.Ctx) error {
 		if o, ok := fiberbilling.OutcomeFrom(c); ok {
-			kept = append(kept, o)
+			kept = append(kept, *o)
 		}
 		return c.SendStatus(200)
 	})

@@ -83,7 +83,7 @@ func (m *Middleware) handler(cost core.Credits, costFunc CostFunc, route bool) f
 			return c.Next()
 		}
 		ctx := c.UserContext()
-		ch := new(httpbilling.Charge)
+		ch := httpbilling.NewCharge()
 		client, err := identify(cfg.Identity, c)
 		cost := cost
 		if err == nil && costFunc != nil {
@@ -106,16 +106,23 @@ func (m *Middleware) handler(cost core.Credits, costFunc CostFunc, route bool) f
 			h.SetCanonical(bytesOf(name), bytesOf(value)) // copied
 		}
 		if ch.Status != 0 {
-			return m.answer(c, ch)
+			err := m.answer(c, ch) // copies the body
+			ch.Release()
+			return err
 		}
-		if ch.Billed {
+		billed := ch.Billed
+		if billed {
 			c.Locals(outcomeKey{}, &ch.Outcome)
 		}
 		handled := false
 		defer func() {
+			if billed {
+				c.Locals(outcomeKey{}, nil) // before the release: no handler finds ch
+			}
 			if !handled { // the handler panicked: a recovery middleware answers 500
 				m.meter.Finish(ctx, ch, fiber.StatusInternalServerError)
 			}
+			ch.Release()
 		}()
 		err = c.Next()
 		handled = true

@@ -88,7 +88,7 @@ func (m *Middleware) handler(cost core.Credits, costFunc CostFunc) gin.HandlerFu
 			return
 		}
 		ctx := c.Request.Context()
-		ch := new(httpbilling.Charge)
+		ch := httpbilling.NewCharge()
 		client, err := identify(cfg.id, c)
 		if err == nil && costFunc != nil {
 			cost, err = costFunc(c)
@@ -104,14 +104,11 @@ func (m *Middleware) handler(cost core.Credits, costFunc CostFunc) gin.HandlerFu
 			}
 			m.meter.Charge(ctx, ch, client, label, cost)
 		}
-		h := c.Writer.Header()
-		for i := range ch.NumHeaders() {
-			name, _ := ch.Header(i)
-			h[name] = ch.Values(i)
-		}
+		ch.SetHeaders(c.Writer.Header()) // copied: the map outlives ch
 		if ch.Status != 0 {
-			m.answer(c, ch)
+			m.answer(c, ch) // writes the body: the writer does not keep it
 			c.Abort()
+			ch.Release()
 			return
 		}
 		billed := ch.Billed
@@ -121,11 +118,12 @@ func (m *Middleware) handler(cost core.Credits, costFunc CostFunc) gin.HandlerFu
 		handled := false
 		defer func() {
 			if billed {
-				inflight.Delete(c)
+				inflight.Delete(c) // before the release: no handler finds ch
 			}
 			if !handled { // the handler panicked: a recovery middleware answers 500
 				m.meter.Finish(ctx, ch, http.StatusInternalServerError)
 			}
+			ch.Release()
 		}()
 		c.Next()
 		handled = true

@@ -18,7 +18,9 @@ var inflight httpbilling.Requests[gin.Context]
 //
 // It answers while the request is handled, for the context the middleware
 // saw: read it before starting a goroutine (gin's c.Copy() is another
-// context). The outcome itself may be kept.
+// context). The outcome is valid only until the handler returns: the
+// middleware then reuses its memory for another request. To keep it,
+// copy the value (o := *outcome).
 func OutcomeFrom(c *gin.Context) (*core.Outcome, bool) {
 	if ch := inflight.Get(c); ch != nil {
 		return &ch.Outcome, true

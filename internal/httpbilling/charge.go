@@ -2,7 +2,9 @@ package httpbilling
 
 import (
 	"errors"
+	"net/http"
 	"strconv"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -10,9 +12,10 @@ import (
 )
 
 // Charge is the decision about one request: the status to answer, the
-// headers to set and the billing outcome. Allocate one per request
-// (new(Charge)), fill it with [Meter.Charge] or [Meter.Reject], and do not
-// copy it afterwards: header values point into it.
+// headers to set and the billing outcome. Take one per request with
+// [NewCharge], fill it with [Meter.Charge] or [Meter.Reject], do not copy it
+// afterwards (header values point into it), and [Charge.Release] it once
+// the request is done and nothing reads it any more.
 type Charge struct {
 	// Status is the status the middleware answers, or 0 when the request
 	// passes to its handler.
@@ -29,6 +32,7 @@ type Charge struct {
 	n     uint8              // headers set
 	names [numHeaders]uint8  // their names, indexes in m.names
 	used  uint16             // bytes of buf used
+	offs  [numHeaders]uint16 // offsets of their values in buf, or apart
 	vals  [numHeaders]string // their values, in buf or apart
 	buf   [bufSize]byte
 }
@@ -36,6 +40,40 @@ type Charge struct {
 // bufSize holds the header values of a client with a few quotas; longer
 // values are allocated apart.
 const bufSize = 192
+
+// apart is the offset of a value that is not in a Charge's buf: an
+// immutable string of its own.
+const apart = 0xffff
+
+// charges holds released charges for reuse: a Charge is 768 bytes with
+// pointers, which allocated per request cost more than the rest of the
+// HTTP layer.
+var charges = sync.Pool{New: func() any { return new(Charge) }}
+
+// NewCharge returns a zero Charge, one released earlier if there is one.
+func NewCharge() *Charge { return charges.Get().(*Charge) }
+
+// Release resets ch and keeps it for reuse by a later [NewCharge]. Call it
+// once the request is done: after [Meter.Finish], and after removing every
+// reference to ch or to its Outcome that a handler could still read (such
+// as an in-flight table entry or a context value). ch must not be used
+// afterwards. Headers set with [Charge.SetHeaders] do not point into ch, and
+// a fasthttp header copies what it is given, so they stay valid.
+func (ch *Charge) Release() {
+	ch.reset()
+	charges.Put(ch)
+}
+
+// reset makes ch zero again, except for the bytes of buf, which are never
+// read past used.
+func (ch *Charge) reset() {
+	ch.Status, ch.Err, ch.Billed = 0, nil, false
+	ch.Outcome = core.Outcome{}
+	ch.m, ch.n, ch.used = nil, 0, 0
+	ch.names = [numHeaders]uint8{}
+	ch.offs = [numHeaders]uint16{}
+	ch.vals = [numHeaders]string{}
+}
 
 // Kind is what a decision is, and so which handler answers it.
 type Kind uint8
@@ -77,10 +115,51 @@ func (ch *Charge) Header(i int) (name, value string) {
 	return ch.m.names[ch.names[i]], ch.vals[i]
 }
 
-// Values returns the value of the i-th header as a one-element slice for
-// an [net/http.Header] map, without allocating. The slice points into ch:
-// appending to it copies it.
-func (ch *Charge) Values(i int) []string { return ch.vals[i : i+1 : i+1] }
+// SetHeaders sets the headers of ch in h under their canonical keys, as
+// h.Set would (so h.Get finds them), replacing any value. The values are
+// copied out of ch into one allocation shared by all of them, so h stays
+// valid after ch is released: a net/http server may write the header map
+// after the middleware returns, and tests read it afterwards.
+func (ch *Charge) SetHeaders(h http.Header) {
+	n := int(ch.n)
+	if n == 0 {
+		return
+	}
+	var vals []string
+	var buf []byte
+	if ch.used <= smallValuesSize {
+		v := new(smallValues)
+		vals, buf = v.vals[:], v.buf[:]
+	} else {
+		v := new(headerValues)
+		vals, buf = v.vals[:], v.buf[:]
+	}
+	copy(buf, ch.buf[:ch.used])
+	names := &ch.m.names
+	for i := range n {
+		v := ch.vals[i]
+		if off := ch.offs[i]; off != apart {
+			v = unsafe.String(&buf[off], len(v)) // never written again
+		}
+		vals[i] = v
+		h[names[ch.names[i]]] = vals[i : i+1 : i+1]
+	}
+}
+
+// smallValues and headerValues hold the values SetHeaders copies out: the
+// legacy triple fits the small one.
+type (
+	smallValues struct {
+		vals [numHeaders]string
+		buf  [smallValuesSize]byte
+	}
+	headerValues struct {
+		vals [numHeaders]string
+		buf  [bufSize]byte
+	}
+)
+
+const smallValuesSize = 64
 
 // QuotaExceeded returns the error of a 429, or nil.
 func (ch *Charge) QuotaExceeded() *core.QuotaExceededError {
@@ -110,7 +189,9 @@ func (ch *Charge) commit(name int, b []byte) {
 	if len(b) == 0 {
 		return
 	}
+	ch.offs[ch.n] = apart
 	if int(ch.used) < len(ch.buf) && &b[0] == &ch.buf[ch.used] {
+		ch.offs[ch.n] = ch.used
 		ch.used += uint16(len(b))
 	}
 	// The bytes of b are never written again, and ch.buf lives as long as

@@ -6,15 +6,16 @@
 // the three behave identically by construction.
 //
 //	m := httpbilling.NewMeter(httpbilling.Config{Billing: b})
-//	ch := new(httpbilling.Charge)
+//	ch := httpbilling.NewCharge()
+//	defer ch.Release()
 //	m.Charge(ctx, ch, client, route, cost)
-//	for i := range ch.NumHeaders() {
-//		name, _ := ch.Header(i)
-//		w.Header()[name] = ch.Values(i)
-//	}
+//	ch.SetHeaders(w.Header())
 //	if ch.Status != 0 {
 //		w.Header().Set("Content-Type", httpbilling.ProblemContentType)
 //		w.WriteHeader(ch.Status)
 //		w.Write(ch.Problem())
+//		return
 //	}
+//	next.ServeHTTP(w, r) // with ch.Outcome at hand
+//	m.Finish(ctx, ch, status)
 package httpbilling

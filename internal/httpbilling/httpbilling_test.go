@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -137,10 +139,12 @@ func TestAllPeriods(t *testing.T) {
 	if got, want := ch.NumHeaders(), 5; got != want {
 		t.Fatalf("%d headers, want %d", got, want)
 	}
+	h := http.Header{}
+	ch.SetHeaders(h)
 	for i := range ch.NumHeaders() {
-		_, v := ch.Header(i)
-		if got := ch.Values(i); len(got) != 1 || got[0] != v {
-			t.Errorf("Values(%d) = %q, want [%q]", i, got, v)
+		name, v := ch.Header(i)
+		if got := h.Values(name); len(got) != 1 || got[0] != v {
+			t.Errorf("SetHeaders: %s = %q, want [%q]", name, got, v)
 		}
 	}
 	if name, _ := ch.Header(0); name != "L"+strings.Repeat("l", 63) {
@@ -308,7 +312,8 @@ func TestNewMeterPanics(t *testing.T) {
 }
 
 // TestChargeAllocs checks the allocations of billing one request on the
-// memory store: the Charge, which holds the outcome and the header values.
+// memory store, as the adapters do: none with a released charge reused,
+// and one more to copy the header values out for a net/http header map.
 func TestChargeAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocations differ under the race detector")
@@ -320,18 +325,55 @@ func TestChargeAllocs(t *testing.T) {
 	}
 	m := NewMeter(Config{Billing: b})
 	ctx := context.Background()
-	var sink *Charge
+	var status, n int
 	allocs := testing.AllocsPerRun(200, func() {
-		ch := new(Charge)
+		ch := NewCharge()
 		m.Charge(ctx, ch, "c", "/route", core.MicroCredit)
 		m.Finish(ctx, ch, 200)
-		sink = ch
+		status, n = ch.Status, ch.NumHeaders()
+		ch.Release()
 	})
-	if allocs > 1 {
-		t.Errorf("%v allocations per request, want at most 1", allocs)
+	if allocs > 0 {
+		t.Errorf("%v allocations per request, want 0", allocs)
 	}
-	if sink.Status != 0 || sink.NumHeaders() != 5 {
-		t.Errorf("Status %d, %d headers", sink.Status, sink.NumHeaders())
+	if status != 0 || n != 5 {
+		t.Errorf("Status %d, %d headers", status, n)
+	}
+	h := http.Header{}
+	ch := NewCharge()
+	m.Charge(ctx, ch, "c", "/route", core.MicroCredit)
+	ch.SetHeaders(h) // the map's entries
+	if allocs := testing.AllocsPerRun(200, func() { ch.SetHeaders(h) }); allocs > 1 {
+		t.Errorf("SetHeaders: %v allocations, want at most 1", allocs)
+	}
+}
+
+// TestRelease checks that a released charge is reset to zero (but for the
+// bytes of its buffer, never read past what is used) and that headers set
+// from it do not change when it is reused.
+func TestRelease(t *testing.T) {
+	b := newBilling(t, memory.New())
+	ctx := context.Background()
+	if _, err := b.Track(ctx, "c", 4*core.Credit); err != nil {
+		t.Fatal(err)
+	}
+	m := NewMeter(Config{Billing: b})
+	ch := NewCharge()
+	m.Charge(ctx, ch, "c", "/route", 2*core.Credit) // 429: every field set
+	if ch.Status != 429 || ch.Err == nil || !ch.Billed || ch.NumHeaders() != 6 {
+		t.Fatalf("Status %d, Err %v, Billed %v, %d headers", ch.Status, ch.Err, ch.Billed, ch.NumHeaders())
+	}
+	h := http.Header{}
+	ch.SetHeaders(h)
+	want := h.Clone()
+	ch.reset()
+	ch.buf = [bufSize]byte{}
+	if !reflect.DeepEqual(*ch, Charge{}) {
+		t.Errorf("released charge is not zero: %+v", *ch)
+	}
+	m.Charge(ctx, ch, "c", "/other", 0) // reused, other values
+	if !reflect.DeepEqual(h, want) {
+		t.Errorf("headers changed with the charge's reuse:\n%v\nwant\n%v", h, want)
 	}
 }
 
@@ -353,9 +395,10 @@ func BenchmarkCharge(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
-				ch := new(Charge)
+				ch := NewCharge()
 				m.Charge(ctx, ch, "c", "/route", core.MicroCredit)
 				m.Finish(ctx, ch, 200)
+				ch.Release()
 			}
 		})
 	}

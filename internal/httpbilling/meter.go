@@ -150,9 +150,9 @@ func orDefault(s, def string) string {
 }
 
 // Charge charges cost to client under label and records the decision in
-// ch, which must be new (zero). After it, ch.Status is 0 when the request
-// passes to its handler, and ch.Headers are the headers to set in either
-// case.
+// ch, which must be zero, as [NewCharge] returns it. After it, ch.Status is
+// 0 when the request passes to its handler, and ch's headers are the
+// headers to set in either case.
 //
 // ch must not be copied once charged: its header values point into it.
 func (m *Meter) Charge(ctx context.Context, ch *Charge, client, label string, cost core.Credits) {

@@ -39,13 +39,14 @@ type options struct {
 	benchCmd, loadCmd        string
 	commit                   string
 	started                  time.Time
+	elapsed                  time.Duration
 	loadBefore, loadAfter    string
 	profiles                 profiles
 }
 
 func main() {
 	var o options
-	var startUnix int64
+	var startUnix, elapsed int64
 	flag.StringVar(&o.benchPath, "bench", "bench.txt", "output of go test -bench ./inprocess")
 	flag.StringVar(&o.loadPath, "load", "load.json", "output of cmd/load")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "file to write")
@@ -53,15 +54,15 @@ func main() {
 	flag.StringVar(&o.loadCmd, "load-cmd", "", "the load command, as run")
 	flag.StringVar(&o.commit, "commit", "", "the commit measured")
 	flag.Int64Var(&startUnix, "started", 0, "Unix time the script started")
+	flag.Int64Var(&elapsed, "elapsed", 0, "seconds the measurements took")
 	flag.StringVar(&o.loadBefore, "loadavg-before", "", "/proc/loadavg when the script started")
+	flag.StringVar(&o.loadAfter, "loadavg-after", "", "/proc/loadavg when the measurements ended")
 	flag.Var(&o.profiles, "profile", "title=path of a pprof listing to include (repeatable)")
 	flag.Parse()
 	if startUnix > 0 {
 		o.started = time.Unix(startUnix, 0)
 	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		o.loadAfter = strings.TrimSpace(string(b))
-	}
+	o.elapsed = time.Duration(elapsed) * time.Second
 	if err := run(o); err != nil {
 		log.Fatalf("report: %v", err)
 	}

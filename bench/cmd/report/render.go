@@ -97,15 +97,19 @@ func render(o options, m machineInfo, benches map[string]*bench, load *loadOutpu
 	r.p("## Machine\n\n")
 	r.p("| | |\n|---|---|\n")
 	r.p("| CPU | %s |\n| cores (`nproc`) | %d |\n| Go | %s |\n", m.cpu, m.procs, m.goVer)
-	r.p("| date | %s |\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	date := time.Now()
+	if !o.started.IsZero() {
+		date = o.started
+	}
+	r.p("| date | %s |\n", date.UTC().Format("2006-01-02 15:04 MST"))
 	if o.commit != "" {
 		r.p("| code measured | %s |\n", o.commit)
 	}
 	if o.loadBefore != "" || o.loadAfter != "" {
 		r.p("| `/proc/loadavg` before, after | %s; %s |\n", o.loadBefore, o.loadAfter)
 	}
-	if !o.started.IsZero() {
-		r.p("| run time of `bench/run.sh` | %s |\n", time.Since(o.started).Round(time.Second))
+	if o.elapsed > 0 {
+		r.p("| run time of `bench/run.sh` | %s |\n", o.elapsed)
 	}
 	r.p("\nFigures from one machine and one run: compare rows within a table, not with other machines. ")
 	r.p("The load generator shares the machine with the server it measures.\n\n")

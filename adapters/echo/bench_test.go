@@ -101,5 +101,8 @@ func BenchmarkBilled(b *testing.B) { serial(b, benchEcho(b, &echobilling.Config{
 func BenchmarkBilledNoHeaders(b *testing.B) {
 	serial(b, benchEcho(b, &echobilling.Config{DisableLegacyHeaders: true, DisableDraftHeaders: true}))
 }
+func BenchmarkBilledLegacyHeaders(b *testing.B) {
+	serial(b, benchEcho(b, &echobilling.Config{DisableDraftHeaders: true}))
+}
 func BenchmarkBareParallel(b *testing.B)   { parallel(b, benchEcho(b, nil)) }
 func BenchmarkBilledParallel(b *testing.B) { parallel(b, benchEcho(b, &echobilling.Config{})) }

@@ -98,5 +98,8 @@ func BenchmarkBilled(b *testing.B) { serial(b, benchHandler(b, &fiberbilling.Con
 func BenchmarkBilledNoHeaders(b *testing.B) {
 	serial(b, benchHandler(b, &fiberbilling.Config{DisableLegacyHeaders: true, DisableDraftHeaders: true}))
 }
+func BenchmarkBilledLegacyHeaders(b *testing.B) {
+	serial(b, benchHandler(b, &fiberbilling.Config{DisableDraftHeaders: true}))
+}
 func BenchmarkBareParallel(b *testing.B)   { parallel(b, benchHandler(b, nil)) }
 func BenchmarkBilledParallel(b *testing.B) { parallel(b, benchHandler(b, &fiberbilling.Config{})) }

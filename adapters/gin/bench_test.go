@@ -108,5 +108,8 @@ func BenchmarkBilled(b *testing.B) { serial(b, benchEngine(b, billed()...)) }
 func BenchmarkBilledNoHeaders(b *testing.B) {
 	serial(b, benchEngine(b, billed(ginbilling.WithoutLegacyHeaders(), ginbilling.WithoutDraftHeaders())...))
 }
+func BenchmarkBilledLegacyHeaders(b *testing.B) {
+	serial(b, benchEngine(b, billed(ginbilling.WithoutDraftHeaders())...))
+}
 func BenchmarkBareParallel(b *testing.B)   { parallel(b, benchEngine(b, none...)) }
 func BenchmarkBilledParallel(b *testing.B) { parallel(b, benchEngine(b, billed()...)) }

@@ -208,16 +208,40 @@ type quotaFigures struct {
 	end              int64 // renewal, Unix nanoseconds
 }
 
+func figuresOf(o *core.Outcome, i int) quotaFigures {
+	q := o.Quota(i)
+	return quotaFigures{q.Period, q.Limit.Whole(), q.Remaining.Whole(), q.End.UnixNano()}
+}
+
+// The constant parts of the draft headers' items, per period: `"day";q=`
+// and `;w=86400` of RateLimit-Policy, `"day";r=` of RateLimit.
+var policyItem, policyWindow, rateLimitItem [core.MaxQuotas]string
+
+func init() {
+	for p := range core.Period(core.MaxQuotas) {
+		name := `"` + p.String() + `"`
+		policyItem[p] = name + ";q="
+		policyWindow[p] = ";w=" + strconv.FormatInt(int64(p.Nominal()/time.Second), 10)
+		rateLimitItem[p] = name + ";r="
+	}
+}
+
 // rateLimitHeaders sets the headers of a charged outcome.
 func (ch *Charge) rateLimitHeaders() {
 	o := &ch.Outcome
+	m := ch.m
 	low := o.LowestIndex()
-	if low < 0 || !ch.m.legacy && !ch.m.draft {
+	if low < 0 || !m.legacy && !m.draft {
 		return // unlimited quotas only, or no headers wanted
+	}
+	if !m.draft { // the legacy triple: the most constrained quota only
+		lq := figuresOf(o, low)
+		ch.legacyHeaders(&lq)
+		return
 	}
 	var qs [core.MaxQuotas]quotaFigures
 	n, first := 0, 0
-	for i := 0; i < o.Len(); i++ {
+	for i := range o.Len() {
 		q := o.Quota(i)
 		if q.Unlimited() {
 			continue
@@ -228,15 +252,9 @@ func (ch *Charge) rateLimitHeaders() {
 		qs[n] = quotaFigures{q.Period, q.Limit.Whole(), q.Remaining.Whole(), q.End.UnixNano()}
 		n++
 	}
-	m := ch.m
 	lq := &qs[first]
 	if m.legacy {
-		ch.commit(hLimit, strconv.AppendInt(ch.tail(), lq.limit, 10))
-		ch.commit(hRemaining, strconv.AppendInt(ch.tail(), lq.remaining, 10))
-		ch.commit(hReset, strconv.AppendInt(ch.tail(), ceilSeconds(lq.end), 10))
-	}
-	if !m.draft {
-		return
+		ch.legacyHeaders(lq)
 	}
 	b := ch.tail()
 	for i := range n {
@@ -244,12 +262,9 @@ func (ch *Charge) rateLimitHeaders() {
 		if i > 0 {
 			b = append(b, ", "...)
 		}
-		b = append(b, '"')
-		b = append(b, q.period.String()...)
-		b = append(b, `";q=`...)
+		b = append(b, policyItem[q.period]...)
 		b = strconv.AppendInt(b, q.limit, 10)
-		b = append(b, ";w="...)
-		b = strconv.AppendInt(b, int64(q.period.Nominal()/time.Second), 10)
+		b = append(b, policyWindow[q.period]...)
 	}
 	ch.commit(hPolicy, b)
 	at := o.At().UnixNano()
@@ -263,10 +278,15 @@ func (ch *Charge) rateLimitHeaders() {
 	ch.commit(hRateLimit, b)
 }
 
+// legacyHeaders sets the legacy triple of the most constrained quota.
+func (ch *Charge) legacyHeaders(lq *quotaFigures) {
+	ch.commit(hLimit, strconv.AppendInt(ch.tail(), lq.limit, 10))
+	ch.commit(hRemaining, strconv.AppendInt(ch.tail(), lq.remaining, 10))
+	ch.commit(hReset, strconv.AppendInt(ch.tail(), ceilSeconds(lq.end), 10))
+}
+
 func appendRateLimitItem(b []byte, q *quotaFigures, at int64) []byte {
-	b = append(b, '"')
-	b = append(b, q.period.String()...)
-	b = append(b, `";r=`...)
+	b = append(b, rateLimitItem[q.period]...)
 	b = strconv.AppendInt(b, q.remaining, 10)
 	b = append(b, ";t="...)
 	return strconv.AppendInt(b, max(0, ceilSeconds(q.end-at)), 10)

@@ -157,8 +157,8 @@ func orDefault(s, def string) string {
 // ch must not be copied once charged: its header values point into it.
 func (m *Meter) Charge(ctx context.Context, ch *Charge, client, label string, cost core.Credits) {
 	ch.m = m
-	o, err := m.b.TrackLabel(ctx, client, label, cost)
-	ch.Outcome = o
+	err := m.b.TrackInto(ctx, &ch.Outcome, client, label, cost) // in place: no copy
+	o := &ch.Outcome
 	switch {
 	case err == nil:
 		ch.Billed = true

@@ -388,6 +388,7 @@ func BenchmarkCharge(b *testing.B) {
 		cfg  Config
 	}{
 		{"headers", Config{Billing: bill}},
+		{"legacy headers", Config{Billing: bill, NoDraftHeaders: true}},
 		{"no headers", Config{Billing: bill, NoLegacyHeaders: true, NoDraftHeaders: true}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {

@@ -82,6 +82,15 @@ if [[ "${REPORT_ONLY:-}" != 1 ]]; then
 	go tool pprof -top -cum -nodecount=40 "$tmp/benchserver" "$tmp/gin-bolt-load.cpu" 2>/dev/null |
 		sed -n '/^Duration/p; /flat%/,$p' >"$RESULTS/gin-bolt-load.cpu.txt"
 
+	echo "== Redis: apibilling vs ulule/limiter on one Redis" >&2
+	redis_cmd="cd bench && go test -run '^\$' -bench . -benchmem -benchtime=2s ./redisbench"
+	if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+		go test -run '^$' -bench . -benchmem -benchtime=2s ./redisbench | tee "$RESULTS/redis.txt" >&2
+	else
+		echo "no Redis at 127.0.0.1:6379: the Redis comparison is left out" >&2
+		: >"$RESULTS/redis.txt"
+	fi
+
 	{
 		printf 'started=%q\n' "$started"
 		printf 'loadavg_before=%q\n' "$loadavg_before"
@@ -89,6 +98,7 @@ if [[ "${REPORT_ONLY:-}" != 1 ]]; then
 		printf 'commit=%q\n' "$commit"
 		printf 'bench_cmd=%q\n' "$bench_cmd"
 		printf 'load_cmd=%q\n' "$load_cmd"
+		printf 'redis_cmd=%q\n' "$redis_cmd"
 		printf 'elapsed=%q\n' "$(($(date +%s) - started))"
 	} >"$RESULTS/meta.sh"
 fi
@@ -99,6 +109,7 @@ source "$RESULTS/meta.sh"
 go build -o "$tmp/report" ./cmd/report
 "$tmp/report" -bench "$RESULTS/bench.txt" -load "$RESULTS/load.json" -out "$OUT" \
 	-bench-cmd "$bench_cmd" -load-cmd "$load_cmd" -started "$started" -elapsed "$elapsed" \
+	-redis "$RESULTS/redis.txt" -redis-cmd "${redis_cmd:-}" \
 	-loadavg-before "$loadavg_before" -loadavg-after "$loadavg_after" -commit "$commit" \
 	-profile "core path alone, memory store, serial: CPU (pprof -top)=$RESULTS/core.cpu.txt" \
 	-profile "gin, apibilling on the memory store, X-RateLimit-* only, serial: CPU (pprof -top)=$RESULTS/gin.cpu.txt" \

@@ -42,6 +42,8 @@ type options struct {
 	elapsed                  time.Duration
 	loadBefore, loadAfter    string
 	profiles                 profiles
+	redisPath, redisCmd      string
+	redisText                string
 }
 
 func main() {
@@ -58,6 +60,8 @@ func main() {
 	flag.StringVar(&o.loadBefore, "loadavg-before", "", "/proc/loadavg when the script started")
 	flag.StringVar(&o.loadAfter, "loadavg-after", "", "/proc/loadavg when the measurements ended")
 	flag.Var(&o.profiles, "profile", "title=path of a pprof listing to include (repeatable)")
+	flag.StringVar(&o.redisPath, "redis", "", "output of go test -bench ./redisbench (optional)")
+	flag.StringVar(&o.redisCmd, "redis-cmd", "", "the Redis benchmark command, as run")
 	flag.Parse()
 	if startUnix > 0 {
 		o.started = time.Unix(startUnix, 0)
@@ -85,6 +89,13 @@ func run(o options) error {
 		}
 	} else if !os.IsNotExist(err) {
 		return err
+	}
+	if o.redisPath != "" {
+		b, err := os.ReadFile(o.redisPath)
+		if err != nil {
+			return err
+		}
+		o.redisText = string(b)
 	}
 	var listings []listing
 	for _, p := range o.profiles {

@@ -59,44 +59,15 @@ func ContextKey(key any) Identity {
 
 // FirstOf tries ids in order and returns the first answer that is not "no
 // identity".
-func FirstOf(ids ...Identity) Identity {
-	ids = append([]Identity(nil), ids...)
-	return func(c *fiber.Ctx) (string, error) {
-		for _, id := range ids {
-			client, err := identify(id, c)
-			if err == nil || !isNoIdentity(err) {
-				return client, err
-			}
-		}
-		return "", ErrNoIdentity
-	}
-}
+func FirstOf(ids ...Identity) Identity { return httpbilling.FirstOf(ids) }
 
 // MapKey identifies the client by looking up the key that id finds, such as
 // an API key, with lookup (the key points into Fiber's buffers: copy it to
 // keep it); a key that lookup does not know answers 401 with
 // [ErrUnknownClient].
 func MapKey(id Identity, lookup func(key string) (client string, ok bool)) Identity {
-	return func(c *fiber.Ctx) (string, error) {
-		key, err := identify(id, c)
-		if err != nil {
-			return "", err
-		}
-		client, ok := lookup(key)
-		if !ok || client == "" {
-			return "", ErrUnknownClient
-		}
-		return client, nil
-	}
+	return httpbilling.MapKey(id, lookup)
 }
 
 // identify calls id, turning an empty client ID into ErrNoIdentity.
-func identify(id Identity, c *fiber.Ctx) (string, error) {
-	client, err := id(c)
-	if err == nil && client == "" {
-		err = ErrNoIdentity
-	}
-	return client, err
-}
-
-func isNoIdentity(err error) bool { return httpbilling.IsNoIdentity(err) }
+func identify(id Identity, c *fiber.Ctx) (string, error) { return httpbilling.Identify(id, c) }

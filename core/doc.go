@@ -46,6 +46,26 @@
 // after a restart too. Every store passes the conformance suite in package
 // storetest.
 //
+// # Errors
+//
+// Being refused is the one expected failure: the error is a
+// [*QuotaExceededError] (errors.Is(err, [ErrQuotaExceeded])) and the
+// [Outcome] still describes every quota, for the response headers. The other
+// errors are sentinels, checked with [errors.Is]: [ErrNoQuotas] (an unknown
+// client, 403), [ErrInvalidCost] and [ErrInvalidClient] (bad input; nothing
+// changes), [ErrInvalidQuota] (from [Billing.SetQuotas]) and
+// [ErrStoreUnavailable] (the store failed, timed out or is closed; it wraps
+// the store's own error). After any error the caller may treat the request
+// as not charged; only a shared store whose reply was lost can have counted
+// it (the redis store documents when).
+//
+// # Time
+//
+// Windows are computed from the billing's clock ([WithClock], [time.Now] by
+// default) once per charge. Anchors lie between the years 1700 and 2200;
+// clock readings are clamped to the years 1680 to 2260, so that every window
+// fits in Unix nanoseconds.
+//
 // # Reports
 //
 // Each charge is also added to a per-day aggregate, by label (the route),

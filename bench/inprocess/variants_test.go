@@ -32,8 +32,8 @@ func TestVariants(t *testing.T) {
 		if rec.code != http.StatusOK || rec.n != len(apps.Body) {
 			t.Fatalf("status %d, %d bytes", rec.code, rec.n)
 		}
-		// apibilling sends names exactly as written, the others
-		// canonicalised: look them up ignoring case.
+		// Header names are case-insensitive: look them up ignoring case,
+		// whichever key form each middleware stores.
 		get := func(k string) string {
 			for name, v := range rec.h {
 				if strings.EqualFold(name, k) && len(v) > 0 {

@@ -354,6 +354,10 @@ func Run(t *testing.T, make Maker) {
 		t.Parallel()
 		runConcurrent(t, make)
 	})
+	t.Run("concurrent costs from the request", func(t *testing.T) {
+		t.Parallel()
+		runConcurrentCosts(t, make)
+	})
 }
 
 // Compare runs every case of [Cases] against each app and checks that they

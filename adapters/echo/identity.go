@@ -70,6 +70,3 @@ func FirstOf(ids ...Identity) Identity { return httpbilling.FirstOf(ids) }
 func MapKey(id Identity, lookup func(key string) (client string, ok bool)) Identity {
 	return httpbilling.MapKey(id, lookup)
 }
-
-// identify calls id, turning an empty client ID into ErrNoIdentity.
-func identify(id Identity, c echo.Context) (string, error) { return httpbilling.Identify(id, c) }

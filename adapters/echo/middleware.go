@@ -76,6 +76,10 @@ func (m *Middleware) CostFunc(f CostFunc) echo.MiddlewareFunc {
 
 func (m *Middleware) middleware(cost core.Credits, costFunc CostFunc) echo.MiddlewareFunc {
 	cfg := &m.cfg
+	label := cfg.Label
+	if label == nil {
+		label = echo.Context.Path // the route pattern
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if cfg.Skipper != nil && cfg.Skipper(c) {
@@ -83,22 +87,7 @@ func (m *Middleware) middleware(cost core.Credits, costFunc CostFunc) echo.Middl
 			}
 			ctx := c.Request().Context()
 			ch := httpbilling.NewCharge()
-			client, err := identify(cfg.Identity, c)
-			cost := cost
-			if err == nil && costFunc != nil {
-				cost, err = costFunc(c)
-			}
-			if err != nil {
-				m.meter.Reject(ch, err)
-			} else {
-				var label string
-				if cfg.Label != nil {
-					label = cfg.Label(c)
-				} else {
-					label = c.Path()
-				}
-				m.meter.Charge(ctx, ch, client, label, cost)
-			}
+			httpbilling.Decide(ctx, m.meter, ch, c, cfg.Identity, cost, costFunc, label)
 			ch.SetHeaders(c.Response().Header()) // copied: the map outlives ch
 			if ch.Status != 0 {
 				err := m.answer(c, ch) // writes the body: the writer does not keep it
@@ -119,7 +108,7 @@ func (m *Middleware) middleware(cost core.Credits, costFunc CostFunc) echo.Middl
 				}
 				ch.Release()
 			}()
-			err = next(c)
+			err := next(c)
 			handled = true
 			m.meter.Finish(ctx, ch, statusOf(c, err))
 			return err

@@ -78,28 +78,20 @@ func (m *Middleware) CostFunc(f CostFunc) fiber.Handler {
 // route, it labels usage with the route pattern by default.
 func (m *Middleware) handler(cost core.Credits, costFunc CostFunc, route bool) fiber.Handler {
 	cfg := &m.cfg
+	var label func(*fiber.Ctx) string
+	switch {
+	case cfg.Label != nil:
+		label = func(c *fiber.Ctx) string { return strings.Clone(cfg.Label(c)) } // out of Fiber's buffers
+	case route:
+		label = func(c *fiber.Ctx) string { return c.Route().Path } // the route's own string: safe to keep
+	}
 	return func(c *fiber.Ctx) error {
 		if cfg.Next != nil && cfg.Next(c) {
 			return c.Next()
 		}
 		ctx := c.UserContext()
 		ch := httpbilling.NewCharge()
-		client, err := identify(cfg.Identity, c)
-		cost := cost
-		if err == nil && costFunc != nil {
-			cost, err = costFunc(c)
-		}
-		if err != nil {
-			m.meter.Reject(ch, err)
-		} else {
-			var label string
-			if cfg.Label != nil {
-				label = strings.Clone(cfg.Label(c))
-			} else if route {
-				label = c.Route().Path // the route's own string: safe to keep
-			}
-			m.meter.Charge(ctx, ch, client, label, cost)
-		}
+		httpbilling.Decide(ctx, m.meter, ch, c, cfg.Identity, cost, costFunc, label)
 		h := &c.Response().Header
 		for i := range ch.NumHeaders() {
 			name, value := ch.Header(i)
@@ -124,7 +116,7 @@ func (m *Middleware) handler(cost core.Credits, costFunc CostFunc, route bool) f
 			}
 			ch.Release()
 		}()
-		err = c.Next()
+		err := c.Next()
 		handled = true
 		m.meter.Finish(ctx, ch, statusOf(c, err))
 		return err

@@ -81,6 +81,10 @@ func (m *Middleware) CostFunc(f CostFunc) gin.HandlerFunc {
 }
 
 func (m *Middleware) handler(cost core.Credits, costFunc CostFunc) gin.HandlerFunc {
+	label := m.cfg.label
+	if label == nil {
+		label = (*gin.Context).FullPath // the route pattern
+	}
 	return func(c *gin.Context) {
 		cfg := &m.cfg
 		if cfg.skip != nil && cfg.skip(c) {
@@ -89,21 +93,7 @@ func (m *Middleware) handler(cost core.Credits, costFunc CostFunc) gin.HandlerFu
 		}
 		ctx := c.Request.Context()
 		ch := httpbilling.NewCharge()
-		client, err := identify(cfg.id, c)
-		if err == nil && costFunc != nil {
-			cost, err = costFunc(c)
-		}
-		if err != nil {
-			m.meter.Reject(ch, err)
-		} else {
-			label := ""
-			if cfg.label != nil {
-				label = cfg.label(c)
-			} else {
-				label = c.FullPath()
-			}
-			m.meter.Charge(ctx, ch, client, label, cost)
-		}
+		httpbilling.Decide(ctx, m.meter, ch, c, cfg.id, cost, costFunc, label)
 		ch.SetHeaders(c.Writer.Header()) // copied: the map outlives ch
 		if ch.Status != 0 {
 			m.answer(c, ch) // writes the body: the writer does not keep it

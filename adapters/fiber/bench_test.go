@@ -1,46 +1,22 @@
 package fiberbilling_test
 
 import (
-	"strconv"
 	"sync/atomic"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
+	"github.com/frappy-go/apibilling/adapters/adaptertest"
 	fiberbilling "github.com/frappy-go/apibilling/adapters/fiber"
-	"github.com/frappy-go/apibilling/core"
-	"github.com/frappy-go/apibilling/stores/memory"
 )
-
-// benchClients is the number of clients the parallel benchmarks spread
-// their requests over.
-const benchClients = 1024
-
-// benchBilling returns a billing on the memory store whose clients
-// "client0".. have a day and a month quota too large to run out, and the
-// lookup of their keys "key0"...
-func benchBilling(b *testing.B) (*core.Billing, func(string) (string, bool)) {
-	bill := core.New(memory.New())
-	keys := map[string]string{}
-	for i := range benchClients {
-		id := "client" + strconv.Itoa(i)
-		keys["key"+strconv.Itoa(i)] = id
-		if err := bill.SetQuotas(id,
-			core.Quota{Period: core.Day, Limit: core.MaxCredits},
-			core.Quota{Period: core.Month, Limit: core.MaxCredits}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return bill, func(k string) (string, bool) { id, ok := keys[k]; return id, ok }
-}
 
 // benchHandler returns the app's fasthttp handler; with cfg, billed by the
 // middleware in app.Use.
 func benchHandler(b *testing.B, cfg *fiberbilling.Config) fasthttp.RequestHandler {
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	if cfg != nil {
-		bill, lookup := benchBilling(b)
+		bill, lookup := adaptertest.BenchBilling(b)
 		cfg.Billing = bill
 		cfg.Identity = fiberbilling.MapKey(fiberbilling.Header("X-API-Key"), lookup)
 		app.Use(fiberbilling.New(*cfg))
@@ -79,7 +55,7 @@ func parallel(b *testing.B, h fasthttp.RequestHandler) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		fc := newCtx("key" + strconv.Itoa(int(next.Add(1)%benchClients)))
+		fc := newCtx(adaptertest.BenchKey(int(next.Add(1))))
 		for pb.Next() {
 			fc.Response.Reset()
 			h(fc)

@@ -2,55 +2,20 @@ package ginbilling_test
 
 import (
 	"net/http"
-	"strconv"
 	"sync/atomic"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/frappy-go/apibilling/adapters/adaptertest"
 	ginbilling "github.com/frappy-go/apibilling/adapters/gin"
-	"github.com/frappy-go/apibilling/core"
-	"github.com/frappy-go/apibilling/stores/memory"
 )
-
-// benchClients is the number of clients the parallel benchmarks spread
-// their requests over.
-const benchClients = 1024
-
-// benchBilling returns a billing on the memory store whose clients
-// "client0".. have a day and a month quota too large to run out, and the
-// lookup of their keys "key0"...
-func benchBilling(b *testing.B) (*core.Billing, func(string) (string, bool)) {
-	bill := core.New(memory.New())
-	keys := map[string]string{}
-	for i := range benchClients {
-		id := "client" + strconv.Itoa(i)
-		keys["key"+strconv.Itoa(i)] = id
-		if err := bill.SetQuotas(id,
-			core.Quota{Period: core.Day, Limit: core.MaxCredits},
-			core.Quota{Period: core.Month, Limit: core.MaxCredits}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return bill, func(k string) (string, bool) { id, ok := keys[k]; return id, ok }
-}
-
-// discard is a ResponseWriter that, like net/http's server, starts each
-// request with a new header map.
-type discard struct {
-	h    http.Header
-	code int
-}
-
-func (w *discard) Header() http.Header         { return w.h }
-func (w *discard) Write(p []byte) (int, error) { return len(p), nil }
-func (w *discard) WriteHeader(code int)        { w.code = code }
 
 func benchEngine(b *testing.B, opts ...ginbilling.Option) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	if opts != nil {
-		bill, lookup := benchBilling(b)
+		bill, lookup := adaptertest.BenchBilling(b)
 		r.Use(ginbilling.New(bill, ginbilling.MapKey(ginbilling.Header("X-API-Key"), lookup), opts[1:]...))
 	}
 	body := []byte(`{"data":"ok"}`)
@@ -61,15 +26,15 @@ func benchEngine(b *testing.B, opts ...ginbilling.Option) *gin.Engine {
 func serial(b *testing.B, r *gin.Engine) {
 	req, _ := http.NewRequest("GET", "/api/fetch-data", nil)
 	req.Header.Set("X-API-Key", "key0")
-	w := &discard{}
+	w := &adaptertest.Discard{}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		w.h, w.code = make(http.Header), 0
+		w.H, w.Code = make(http.Header), 0
 		r.ServeHTTP(w, req)
 	}
-	if w.code != 200 {
-		b.Fatalf("status %d", w.code)
+	if w.Code != 200 {
+		b.Fatalf("status %d", w.Code)
 	}
 }
 
@@ -80,12 +45,12 @@ func parallel(b *testing.B, r *gin.Engine) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		req, _ := http.NewRequest("GET", "/api/fetch-data", nil)
-		req.Header.Set("X-API-Key", "key"+strconv.Itoa(int(next.Add(1)%benchClients)))
-		w := &discard{}
+		req.Header.Set("X-API-Key", adaptertest.BenchKey(int(next.Add(1))))
+		w := &adaptertest.Discard{}
 		for pb.Next() {
-			w.h, w.code = make(http.Header), 0
+			w.H, w.Code = make(http.Header), 0
 			r.ServeHTTP(w, req)
-			if w.code != 200 {
+			if w.Code != 200 {
 				failed.Add(1)
 			}
 		}

@@ -257,7 +257,7 @@ func FuzzParse(f *testing.F) {
 			if file != nil {
 				t.Errorf("Parse returned a file with error %v", err)
 			}
-			if _, ok := errors.AsType[*clientsfile.Error](err); !ok {
+			if target := (*clientsfile.Error)(nil); !errors.As(err, &target) {
 				t.Errorf("error %T %v is not a *clientsfile.Error", err, err)
 			}
 			return

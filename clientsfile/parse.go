@@ -26,7 +26,7 @@ func Load(path string) (*File, error) {
 		return nil, fmt.Errorf("clientsfile: %w", err)
 	}
 	f, err := Parse(data)
-	if e, ok := errors.AsType[*Error](err); ok {
+	if e, ok := asType[*Error](err); ok {
 		e.Path = path
 	}
 	return f, err
@@ -247,7 +247,7 @@ var errTrailing = errors.New("unexpected data after the JSON object")
 // describeDecodeError splits a decoding error of a client or quota into the
 // field it is about and the problem.
 func describeDecodeError(err error) (field string, why error) {
-	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+	if te, ok := asType[*json.UnmarshalTypeError](err); ok {
 		if te.Field == "" {
 			return "", fmt.Errorf("a JSON %s where an object is expected", te.Value)
 		}
@@ -274,7 +274,7 @@ func jsonKind(goType string) string {
 // fileError describes an error of the file as a whole, with the line and
 // column of a syntax error.
 func fileError(data []byte, err error) error {
-	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+	if se, ok := asType[*json.SyntaxError](err); ok {
 		line, col := position(data, se.Offset)
 		return &Error{Index: -1, Err: fmt.Errorf("line %d, column %d: %w", line, col, se)}
 	}
@@ -306,4 +306,11 @@ func validKey(key string) string {
 		}
 	}
 	return ""
+}
+
+// asType is errors.As returning the target.
+func asType[E error](err error) (E, bool) {
+	var e E
+	ok := errors.As(err, &e)
+	return e, ok
 }

@@ -303,8 +303,8 @@ func TestParseErrors(t *testing.T) {
 			if got := err.Error(); got != tc.msg {
 				t.Errorf("error:\n got %s\nwant %s", got, tc.msg)
 			}
-			e, ok := errors.AsType[*clientsfile.Error](err)
-			if !ok {
+			var e *clientsfile.Error
+			if !errors.As(err, &e) {
 				t.Fatalf("error %T is not a *clientsfile.Error", err)
 			}
 			if e.Index != tc.index || e.ID != tc.id || e.Field != tc.field {

@@ -360,41 +360,6 @@ func Run(t *testing.T, make Maker) {
 	})
 }
 
-// Compare runs every case of [Cases] against each app and checks that they
-// answer the same status, rate-limit headers, Content-Type and body.
-func Compare(t *testing.T, makers map[string]Maker) {
-	t.Helper()
-	for _, tc := range Cases() {
-		t.Run(tc.Name, func(t *testing.T) {
-			t.Parallel()
-			var first *result
-			var firstName string
-			for name, make := range makers {
-				r := serve(t, make, tc)
-				if first == nil {
-					first, firstName = &r, name
-					continue
-				}
-				if got, want := r.resp.Status, first.resp.Status; got != want {
-					t.Errorf("status: %s %d, %s %d", name, got, firstName, want)
-				}
-				if got, want := fmt.Sprint(r.billing), fmt.Sprint(first.billing); got != want {
-					t.Errorf("headers:\n%s %s\n%s %s", name, got, firstName, want)
-				}
-				if tc.AnyBody {
-					continue
-				}
-				if got, want := r.contentType(), first.contentType(); got != want {
-					t.Errorf("Content-Type: %s %q, %s %q", name, got, firstName, want)
-				}
-				if got, want := r.resp.Body, first.resp.Body; got != want {
-					t.Errorf("body:\n%s %s\n%s %s", name, got, firstName, want)
-				}
-			}
-		})
-	}
-}
-
 // result is what a case gave.
 type result struct {
 	resp    Response

@@ -62,7 +62,9 @@ func runConcurrent(t *testing.T, newApp Maker) {
 	errs := make(chan error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			for k := range rounds {
 				req := httptest.NewRequest("GET", "http://api.example/api/outcome", nil)
 				req.Header.Set("X-API-Key", "key-"+strconv.Itoa(w))
@@ -72,7 +74,7 @@ func runConcurrent(t *testing.T, newApp Maker) {
 					return
 				}
 			}
-		})
+		}()
 	}
 	wg.Wait()
 	close(errs)
@@ -116,7 +118,9 @@ func runConcurrentCosts(t *testing.T, newApp Maker) {
 	errs := make(chan error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			for k := 1; k <= rounds; k++ {
 				req := httptest.NewRequest("GET", "http://api.example/api/compute?units="+strconv.Itoa(w+1), nil)
 				req.Header.Set("X-API-Key", "key-"+strconv.Itoa(w))
@@ -127,7 +131,7 @@ func runConcurrentCosts(t *testing.T, newApp Maker) {
 					return
 				}
 			}
-		})
+		}()
 	}
 	wg.Wait()
 	close(errs)

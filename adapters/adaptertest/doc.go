@@ -1,13 +1,14 @@
 // Package adaptertest is the conformance suite of the apibilling HTTP
 // adapters: one table of requests, each with the exact status, rate-limit
 // headers, body and usage it must give, run in-process against an app that
-// each adapter builds the same way. An adapter adopts it in three lines:
+// each adapter builds the same way. It imports no web framework: each
+// adapter supplies its harness, a [Maker], from its own test files, and
+// adopts the suite in three lines:
 //
 //	func TestConformance(t *testing.T) {
-//		adaptertest.Run(t, adaptertest.Gin)
+//		adaptertest.Run(t, newApp) // newApp is the adapter's Maker
 //	}
 //
-// [Gin], [Echo] and [Fiber] build the suite's app with each adapter, and
-// [Compare] runs every case on several apps and checks that their answers
-// are identical, byte for byte in the headers the middleware sets.
+// Every case states its answer exactly, so adapters that pass agree with
+// each other byte for byte in what the middleware writes.
 package adaptertest

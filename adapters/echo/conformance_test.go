@@ -7,5 +7,5 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	adaptertest.Run(t, adaptertest.Echo)
+	adaptertest.Run(t, Echo)
 }

@@ -7,5 +7,5 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	adaptertest.Run(t, adaptertest.Fiber)
+	adaptertest.Run(t, Fiber)
 }

@@ -7,5 +7,5 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	adaptertest.Run(t, adaptertest.Gin)
+	adaptertest.Run(t, Gin)
 }

@@ -7,6 +7,6 @@
 //
 // The Redis address comes from APIBILLING_REDIS_ADDR (default
 // 127.0.0.1:6379); without a reachable Redis the benchmarks skip, unless
-// APIBILLING_REQUIRE_REDIS=1. Keys are written under fresh prefixes and
+// APIBILLING_REQUIRE_SERVICES=1. Keys are written under fresh prefixes and
 // deleted afterwards.
 package redisbench

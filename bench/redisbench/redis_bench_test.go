@@ -29,7 +29,7 @@ func newClient(b *testing.B) *goredis.Client {
 	defer cancel()
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
-		if os.Getenv("APIBILLING_REQUIRE_REDIS") == "1" {
+		if os.Getenv("APIBILLING_REQUIRE_SERVICES") == "1" {
 			b.Fatalf("no Redis at %s: %v", addr, err)
 		}
 		b.Skipf("\n\n*** SKIPPED: no Redis at %s (%v); set APIBILLING_REDIS_ADDR. ***\n\n", addr, err)

@@ -38,13 +38,15 @@ func BenchmarkDeduct(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			for i := range g {
-				wg.Go(func() {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
 					for next.Add(1) <= int64(b.N) {
 						if _, err := bill.Track(b.Context(), clients[i], credit); err != nil {
 							failed.Add(1)
 						}
 					}
-				})
+				}()
 			}
 			wg.Wait()
 			elapsed := time.Since(start)

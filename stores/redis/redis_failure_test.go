@@ -228,7 +228,9 @@ func failureRun(b *core.Billing, calls int, before func(i int)) (errs []error, t
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range 32 {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= calls {
@@ -241,7 +243,7 @@ func failureRun(b *core.Billing, calls int, before func(i int)) (errs []error, t
 				_, err := b.Track(context.Background(), "client", credit)
 				reports <- report{err, time.Since(start)}
 			}
-		})
+		}()
 	}
 	wg.Wait()
 	close(reports)

@@ -59,12 +59,14 @@ func TestAcrossProcesses(t *testing.T) {
 	results := make(chan result, childProcesses)
 	var wg sync.WaitGroup
 	for range childProcesses {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestChildWorker$", "-test.count=1", "-test.v")
 			cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d", childEnv, s.Prefix(), clock.UnixNano()))
 			out, err := cmd.CombinedOutput()
 			results <- result{out, err}
-		})
+		}()
 	}
 	wg.Wait()
 	close(results)
@@ -140,7 +142,9 @@ func TestChildWorker(t *testing.T) {
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for range childGoroutines {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			var n tally
 			<-start
 			for range childAttempts {
@@ -158,7 +162,7 @@ func TestChildWorker(t *testing.T) {
 				}
 			}
 			tallies <- n
-		})
+		}()
 	}
 	close(start)
 	wg.Wait()

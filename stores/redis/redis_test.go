@@ -18,13 +18,13 @@ import (
 )
 
 // The tests need a Redis server: APIBILLING_REDIS_ADDR (default
-// 127.0.0.1:6379). Without one they skip, unless APIBILLING_REQUIRE_REDIS=1
+// 127.0.0.1:6379). Without one they skip, unless APIBILLING_REQUIRE_SERVICES=1
 // makes them fail (CI sets it). Each store works under a prefix of its own
 // and its keys are deleted when the test ends; nothing else is touched.
 
 const (
 	addrEnv    = "APIBILLING_REDIS_ADDR"
-	requireEnv = "APIBILLING_REQUIRE_REDIS"
+	requireEnv = "APIBILLING_REQUIRE_SERVICES"
 )
 
 func redisAddr() string {

@@ -13,7 +13,7 @@
 //
 //   - the three at once with -redis as instances of one API that share a
 //     client's credits (TestExamplesShareRedis; skipped without a Redis
-//     unless APIBILLING_REQUIRE_REDIS=1).
+//     unless APIBILLING_REQUIRE_SERVICES=1).
 //
 //     go test ./examples/internal/blackbox
 package blackbox

@@ -14,11 +14,11 @@ import (
 )
 
 // The Redis test uses the server at APIBILLING_REDIS_ADDR (default
-// 127.0.0.1:6379). Without one it skips, unless APIBILLING_REQUIRE_REDIS=1
+// 127.0.0.1:6379). Without one it skips, unless APIBILLING_REQUIRE_SERVICES=1
 // makes it fail, as in the Redis store's own tests.
 const (
 	redisAddrEnv    = "APIBILLING_REDIS_ADDR"
-	requireRedisEnv = "APIBILLING_REQUIRE_REDIS"
+	requireRedisEnv = "APIBILLING_REQUIRE_SERVICES"
 )
 
 // TestExamplesShareRedis runs the three applications at once with -redis on

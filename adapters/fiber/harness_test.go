@@ -1,6 +1,7 @@
-package adaptertest
+package fiberbilling_test
 
 import (
+	"github.com/frappy-go/apibilling/adapters/adaptertest"
 	"net/http"
 	"testing"
 
@@ -14,9 +15,9 @@ import (
 // Fiber builds the suite's app with fiberbilling; it is served by the
 // app's fasthttp handler on a fasthttp.RequestCtx, so that the headers are
 // read exactly as set.
-func Fiber(t *testing.T, env Env) App {
+func Fiber(t *testing.T, env adaptertest.Env) adaptertest.App {
 	cfg := fiberbilling.Config{
-		Next:                 func(c *fiber.Ctx) bool { return SkipPath(c.Path()) },
+		Next:                 func(c *fiber.Ctx) bool { return adaptertest.SkipPath(c.Path()) },
 		Billing:              env.Billing,
 		Identity:             fiberbilling.MapKey(fiberbilling.FirstOf(fiberbilling.Header("X-API-Key"), fiberbilling.Bearer()), env.Lookup),
 		FailOpen:             env.FailOpen,
@@ -32,7 +33,7 @@ func Fiber(t *testing.T, env Env) App {
 			return func(c *fiber.Ctx, err error) error {
 				status := fiberbilling.StatusOf(err)
 				c.Set(fiber.HeaderContentType, "text/plain")
-				return c.Status(status).SendString(CustomBody(kind, status))
+				return c.Status(status).SendString(adaptertest.CustomBody(kind, status))
 			}
 		}
 		cfg.DenyHandler, cfg.ErrorHandler, cfg.IdentityHandler = custom("denied"), custom("error"), custom("identity")
@@ -43,7 +44,7 @@ func Fiber(t *testing.T, env Env) App {
 		return c.Status(status).SendString(body)
 	}
 	data := func(status int, route string) fiber.Handler {
-		return func(c *fiber.Ctx) error { return send(c, status, "application/json", DataBody(route)) }
+		return func(c *fiber.Ctx) error { return send(c, status, "application/json", adaptertest.DataBody(route)) }
 	}
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Use(func(c *fiber.Ctx) (err error) {
@@ -58,10 +59,10 @@ func Fiber(t *testing.T, env Env) App {
 	app.Get("/api/fetch-data", bill.Handler(), data(200, "fetch-data"))
 	app.Get("/api/fetch-expensive-data", bill.Cost(5*core.Credit), data(200, "fetch-expensive-data"))
 	app.Get("/api/compute", bill.CostFunc(func(c *fiber.Ctx) (core.Credits, error) {
-		return UnitsCost(c.Query("units"), fiberbilling.BadCost)
+		return adaptertest.UnitsCost(c.Query("units"), fiberbilling.BadCost)
 	}), data(200, "compute"))
 	app.Get("/api/quota", bill.Cost(0), data(200, "quota"))
-	app.Get("/api/broken", bill.CostFunc(func(*fiber.Ctx) (core.Credits, error) { return BrokenCost() }), data(200, "broken"))
+	app.Get("/api/broken", bill.CostFunc(func(*fiber.Ctx) (core.Credits, error) { return adaptertest.BrokenCost() }), data(200, "broken"))
 	app.Get("/api/unstable", bill.Handler(), data(503, "unstable"))
 	app.Get("/api/fail", bill.Handler(), func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusInternalServerError, "handler failed")
@@ -69,10 +70,10 @@ func Fiber(t *testing.T, env Env) App {
 	app.Get("/api/panic", bill.Handler(), func(*fiber.Ctx) error { panic("handler panicked") })
 	app.Get("/api/outcome", bill.Handler(), func(c *fiber.Ctx) error {
 		o, ok := fiberbilling.OutcomeFrom(c)
-		return send(c, 200, "application/json", OutcomeBody(o, ok))
+		return send(c, 200, "application/json", adaptertest.OutcomeBody(o, ok))
 	})
 	h := app.Handler()
-	return func(req *http.Request) Response {
+	return func(req *http.Request) adaptertest.Response {
 		var fc fasthttp.RequestCtx
 		fc.Request.Header.SetMethod(req.Method)
 		fc.Request.SetRequestURI(req.URL.RequestURI())
@@ -83,7 +84,7 @@ func Fiber(t *testing.T, env Env) App {
 			}
 		}
 		h(&fc)
-		resp := Response{Status: fc.Response.StatusCode(), Header: http.Header{}, Body: string(fc.Response.Body())}
+		resp := adaptertest.Response{Status: fc.Response.StatusCode(), Header: http.Header{}, Body: string(fc.Response.Body())}
 		fc.Response.Header.VisitAll(func(k, v []byte) {
 			resp.Header[string(k)] = append(resp.Header[string(k)], string(v))
 		})

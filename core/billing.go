@@ -15,11 +15,15 @@ import (
 // A Billing is safe for concurrent use; it keeps no usage itself, so any
 // number of Billings, in one process or many, can share one store.
 type Billing struct {
-	store     Store
-	clock     func() time.Time
-	reportLoc *time.Location
-	day       atomic.Pointer[DaySpan]
-	clients   registry
+	store        Store
+	clock        func() time.Time
+	reportLoc    *time.Location
+	keyRetention time.Duration
+	alerts       func(Alert)
+	thresholds   [MaxQuotas][]int // percents per period, ascending
+	observer     Observer
+	hour         atomic.Pointer[Span]
+	clients      registry
 }
 
 // Option configures a [Billing].
@@ -34,9 +38,10 @@ func WithClock(now func() time.Time) Option {
 	return func(b *Billing) { b.clock = now }
 }
 
-// WithReportLocation sets the time zone whose calendar days the daily usage
-// reports follow. The default is UTC. Usage is aggregated by day as it is
-// charged, so a change applies to usage charged after it.
+// WithReportLocation sets the time zone whose calendar days
+// [Billing.DailyUsage] reports by default. The default is UTC. Usage is kept
+// per hour, so the zone can be changed at any time and
+// [Billing.DailyUsageIn] reports in any zone.
 func WithReportLocation(loc *time.Location) Option {
 	if loc == nil {
 		panic("apibilling/core: WithReportLocation expects a non-nil location")
@@ -44,12 +49,26 @@ func WithReportLocation(loc *time.Location) Option {
 	return func(b *Billing) { b.reportLoc = loc }
 }
 
+// DefaultKeyRetention is how long an idempotency key is remembered after
+// its charge, unless [WithKeyRetention] says otherwise.
+const DefaultKeyRetention = 24 * time.Hour
+
+// WithKeyRetention sets how long the store remembers a charge's idempotency
+// key: a retry with the same key within it is not charged again. The
+// default is [DefaultKeyRetention]. It panics if d is not positive.
+func WithKeyRetention(d time.Duration) Option {
+	if d <= 0 {
+		panic("apibilling/core: WithKeyRetention expects a positive duration")
+	}
+	return func(b *Billing) { b.keyRetention = d }
+}
+
 // New returns a Billing that keeps usage in store. It panics if store is nil.
 func New(store Store, opts ...Option) *Billing {
 	if store == nil {
 		panic("apibilling/core: New expects a non-nil Store")
 	}
-	b := &Billing{store: store, clock: time.Now, reportLoc: time.UTC}
+	b := &Billing{store: store, clock: time.Now, reportLoc: time.UTC, keyRetention: DefaultKeyRetention}
 	for _, o := range opts {
 		o(b)
 	}
@@ -92,7 +111,9 @@ func (b *Billing) SetQuotas(client string, quotas ...Quota) error {
 			return fmt.Errorf("%w: client %s has two %s quotas", ErrInvalidQuota, quoteClient(client), q.Period)
 		}
 		seen = seen.Add(q.Period)
-		c.rules = append(c.rules, newRule(q))
+		r := newRule(q)
+		b.setLevels(r)
+		c.rules = append(c.rules, r)
 	}
 	slices.SortFunc(c.rules, func(x, y *rule) int { return int(x.Period) - int(y.Period) })
 	b.clients.set(c)
@@ -144,23 +165,20 @@ func ValidateClientID(id string) error {
 	return nil
 }
 
-// reportDay returns the report day containing t (Unix nanoseconds).
-func (b *Billing) reportDay(t time.Time) DaySpan {
-	n := t.UnixNano()
-	if d := b.day.Load(); d != nil && d.Start <= n && n < d.End {
-		return *d
+// bucket returns the hour aggregate containing n (Unix nanoseconds).
+func (b *Billing) bucket(n int64) Span {
+	if h := b.hour.Load(); h != nil && h.Start <= n && n < h.End {
+		return *h
 	}
-	d := b.daySpanOf(t)
-	b.day.Store(&d)
-	return d
+	h := hourOf(n)
+	b.hour.Store(&h)
+	return h
 }
 
-func (b *Billing) daySpanOf(t time.Time) DaySpan {
-	y, m, d := t.In(b.reportLoc).Date()
-	return DaySpan{
-		Start: wallTime(y, m, d, 0, 0, 0, 0, b.reportLoc),
-		End:   wallTime(y, m, d+1, 0, 0, 0, 0, b.reportLoc),
-	}
+// hourOf returns the hour (of Unix time) containing n.
+func hourOf(n int64) Span {
+	s := floorDiv(n, int64(time.Hour)) * int64(time.Hour)
+	return Span{Start: s, End: s + int64(time.Hour)}
 }
 
 // clientQuotas is one client's compiled quotas, sorted by period. It is

@@ -79,17 +79,17 @@ func used(t *testing.T, b *core.Billing, client string, p core.Period) core.Cred
 
 func TestSetQuotasRefuses(t *testing.T) {
 	t.Parallel()
-	day := core.Quota{Period: core.Day, Limit: 10 * core.Credit}
+	day := core.Quota{Period: core.Day, Limit: core.Whole(10)}
 	tests := []struct {
 		name   string
 		quotas []core.Quota
 	}{
-		{"two of one period", []core.Quota{day, {Period: core.Minute, Limit: core.Credit}, {Period: core.Day, Limit: core.Credit}}},
-		{"unknown period", []core.Quota{{Period: core.Period(7), Limit: core.Credit}}},
+		{"two of one period", []core.Quota{day, {Period: core.Minute, Limit: core.Whole(1)}, {Period: core.Day, Limit: core.Whole(1)}}},
+		{"unknown period", []core.Quota{{Period: core.Period(7), Limit: core.Whole(1)}}},
 		{"limit below unlimited", []core.Quota{{Period: core.Day, Limit: -2}}},
 		{"limit above maximum", []core.Quota{{Period: core.Day, Limit: core.MaxCredits + 1}}},
-		{"anchor too early", []core.Quota{{Period: core.Month, Limit: core.Credit, Anchor: time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)}}},
-		{"anchor too late", []core.Quota{{Period: core.Hour, Limit: core.Credit, Anchor: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)}}},
+		{"anchor too early", []core.Quota{{Period: core.Month, Limit: core.Whole(1), Anchor: time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)}}},
+		{"anchor too late", []core.Quota{{Period: core.Hour, Limit: core.Whole(1), Anchor: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)}}},
 		{"eight quotas", []core.Quota{
 			{Period: core.Second}, {Period: core.Minute}, {Period: core.Hour}, {Period: core.Day},
 			{Period: core.Week}, {Period: core.Month}, {Period: core.Year}, {Period: core.Year}}},
@@ -123,7 +123,7 @@ func TestSetQuotasRefuses(t *testing.T) {
 func TestClientIDs(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	day := core.Quota{Period: core.Day, Limit: 10 * core.Credit}
+	day := core.Quota{Period: core.Day, Limit: core.Whole(10)}
 	anyBytes := func(n int) string {
 		var sb strings.Builder
 		for i := 0; i < n; i++ {
@@ -136,7 +136,7 @@ func TestClientIDs(t *testing.T) {
 		if err := b.SetQuotas(id, day); !errors.Is(err, core.ErrInvalidClient) {
 			t.Errorf("SetQuotas(%d bytes) = %v, want ErrInvalidClient", len(id), err)
 		}
-		if _, err := b.Track(ctx, id, core.Credit); !errors.Is(err, core.ErrInvalidClient) {
+		if _, err := b.Track(ctx, id, core.Whole(1)); !errors.Is(err, core.ErrInvalidClient) {
 			t.Errorf("Track(%d bytes) = %v, want ErrInvalidClient", len(id), err)
 		}
 		if _, err := b.Status(ctx, id); !errors.Is(err, core.ErrInvalidClient) {
@@ -155,11 +155,11 @@ func TestClientIDs(t *testing.T) {
 	for _, id := range []string{"a", strings.Repeat("y", 256), anyBytes(256), "\x00", "ключ", "\xff\xfe", "a\r\nb: c"} {
 		b, _, _ := newTestBilling(t)
 		mustSetQuotas(t, b, id, day)
-		o := mustTrack(t, b, id, 3*core.Credit)
+		o := mustTrack(t, b, id, core.Whole(3))
 		if got := o.Client(); got != id {
 			t.Errorf("Outcome.Client() = %q, want %q", got, id)
 		}
-		if got, want := used(t, b, id, core.Day), 3*core.Credit; got != want {
+		if got, want := used(t, b, id, core.Day), core.Whole(3); got != want {
 			t.Errorf("client of %d bytes used %s, want %s", len(id), got, want)
 		}
 		if got := b.Clients(); len(got) != 1 || got[0] != id {
@@ -171,17 +171,17 @@ func TestClientIDs(t *testing.T) {
 func TestReplaceQuotasKeepsUsage(t *testing.T) {
 	t.Parallel()
 	b, _, _ := newTestBilling(t)
-	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: 10 * core.Credit}, core.Quota{Period: core.Minute, Limit: 100 * core.Credit})
-	mustTrack(t, b, "c", 7*core.Credit)
-	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: 8 * core.Credit}, core.Quota{Period: core.Minute, Limit: 100 * core.Credit})
-	if got, want := used(t, b, "c", core.Day), 7*core.Credit; got != want {
+	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: core.Whole(10)}, core.Quota{Period: core.Minute, Limit: core.Whole(100)})
+	mustTrack(t, b, "c", core.Whole(7))
+	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: core.Whole(8)}, core.Quota{Period: core.Minute, Limit: core.Whole(100)})
+	if got, want := used(t, b, "c", core.Day), core.Whole(7); got != want {
 		t.Errorf("day usage after a new limit = %s, want %s", got, want)
 	}
-	if _, err := b.Track(context.Background(), "c", 2*core.Credit); !errors.Is(err, core.ErrQuotaExceeded) {
+	if _, err := b.Track(context.Background(), "c", core.Whole(2)); !errors.Is(err, core.ErrQuotaExceeded) {
 		t.Errorf("Track(2) with 1 left = %v, want ErrQuotaExceeded", err)
 	}
-	mustTrack(t, b, "c", core.Credit)
-	if got, want := used(t, b, "c", core.Minute), 8*core.Credit; got != want {
+	mustTrack(t, b, "c", core.Whole(1))
+	if got, want := used(t, b, "c", core.Minute), core.Whole(8); got != want {
 		t.Errorf("minute usage = %s, want %s", got, want)
 	}
 }
@@ -191,28 +191,28 @@ func TestSetQuotasPicksUpStoredUsage(t *testing.T) {
 	st := memory.New()
 	clk := newFakeClock(testStart)
 	quotas := []core.Quota{
-		{Period: core.Day, Limit: 10 * core.Credit},
-		{Period: core.Month, Limit: 100 * core.Credit, Anchor: time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)},
+		{Period: core.Day, Limit: core.Whole(10)},
+		{Period: core.Month, Limit: core.Whole(100), Anchor: time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)},
 	}
 	first := core.New(st, core.WithClock(clk.Now))
 	mustSetQuotas(t, first, "c", quotas...)
-	mustTrack(t, first, "c", 6*core.Credit)
+	mustTrack(t, first, "c", core.Whole(6))
 
 	// A new Billing over the same store, as after a restart.
 	second := core.New(st, core.WithClock(clk.Now))
 	mustSetQuotas(t, second, "c", quotas...)
 	for _, p := range []core.Period{core.Day, core.Month} {
-		if got, want := used(t, second, "c", p), 6*core.Credit; got != want {
+		if got, want := used(t, second, "c", p), core.Whole(6); got != want {
 			t.Errorf("%s usage seen by a new Billing = %s, want %s", p, got, want)
 		}
 	}
-	if _, err := second.Track(context.Background(), "c", 5*core.Credit); !errors.Is(err, core.ErrQuotaExceeded) {
+	if _, err := second.Track(context.Background(), "c", core.Whole(5)); !errors.Is(err, core.ErrQuotaExceeded) {
 		t.Errorf("Track(5) with 4 left = %v, want ErrQuotaExceeded", err)
 	}
 	// The next day the day window is fresh; the month keeps counting.
 	clk.Set(testStart.Add(24 * time.Hour))
-	mustTrack(t, second, "c", 10*core.Credit)
-	if got, want := used(t, second, "c", core.Month), 16*core.Credit; got != want {
+	mustTrack(t, second, "c", core.Whole(10))
+	if got, want := used(t, second, "c", core.Month), core.Whole(16); got != want {
 		t.Errorf("month usage = %s, want %s", got, want)
 	}
 }
@@ -221,17 +221,17 @@ func TestRemoveClient(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b, _, _ := newTestBilling(t)
-	day := core.Quota{Period: core.Day, Limit: 10 * core.Credit}
-	if _, err := b.Track(ctx, "unknown", core.Credit); !errors.Is(err, core.ErrNoQuotas) {
+	day := core.Quota{Period: core.Day, Limit: core.Whole(10)}
+	if _, err := b.Track(ctx, "unknown", core.Whole(1)); !errors.Is(err, core.ErrNoQuotas) {
 		t.Errorf("Track of an unknown client = %v, want ErrNoQuotas", err)
 	}
 	mustSetQuotas(t, b, "a", day)
 	mustSetQuotas(t, b, "b", day)
-	mustTrack(t, b, "a", core.Credit)
+	mustTrack(t, b, "a", core.Whole(1))
 	mustSetQuotas(t, b, "a") // no quotas: removed
 	b.RemoveClient("b")
 	for _, id := range []string{"a", "b"} {
-		if _, err := b.Track(ctx, id, core.Credit); !errors.Is(err, core.ErrNoQuotas) {
+		if _, err := b.Track(ctx, id, core.Whole(1)); !errors.Is(err, core.ErrNoQuotas) {
 			t.Errorf("Track(%q) after removal = %v, want ErrNoQuotas", id, err)
 		}
 		if _, err := b.Status(ctx, id); !errors.Is(err, core.ErrNoQuotas) {
@@ -245,7 +245,7 @@ func TestRemoveClient(t *testing.T) {
 		t.Errorf("Clients() = %q, want none", got)
 	}
 	// Its usage stays for reporting.
-	if total, err := b.TotalUsage(ctx, "a", testStart.Add(-time.Hour), testStart.Add(time.Hour)); err != nil || total != core.Credit {
+	if total, err := b.TotalUsage(ctx, "a", testStart.Add(-time.Hour), testStart.Add(time.Hour)); err != nil || total != core.Whole(1) {
 		t.Errorf("TotalUsage after removal = %s, %v; want 1", total, err)
 	}
 }
@@ -259,9 +259,9 @@ func TestQuotasCopySorted(t *testing.T) {
 	}
 	anchor := time.Date(2026, 1, 31, 0, 0, 0, 0, berlin)
 	mustSetQuotas(t, b, "c",
-		core.Quota{Period: core.Month, Limit: 100 * core.Credit, Anchor: anchor},
+		core.Quota{Period: core.Month, Limit: core.Whole(100), Anchor: anchor},
 		core.Quota{Period: core.Second, Limit: core.Unlimited},
-		core.Quota{Period: core.Day, Limit: 10 * core.Credit},
+		core.Quota{Period: core.Day, Limit: core.Whole(10)},
 	)
 	got := b.Quotas("c")
 	if len(got) != 3 || got[0].Period != core.Second || got[1].Period != core.Day || got[2].Period != core.Month {

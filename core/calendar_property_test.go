@@ -211,7 +211,7 @@ func TestWindowMatchesReference(t *testing.T) {
 		}
 		anchor := time.Date(y, m, d, hh, mm, ss, ns, loc)
 		p := Period(rng.IntN(MaxQuotas))
-		q := Quota{Period: p, Limit: Credit, Anchor: anchor}
+		q := Quota{Period: p, Limit: Whole(1), Anchor: anchor}
 		at := anchor.UnixNano() + rng.Int64N(2*span[p]) - span[p]
 		ws, we := refWindow(q, at)
 		// Also probe the reference window's own boundaries.

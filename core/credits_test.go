@@ -19,11 +19,11 @@ func TestParseCredits(t *testing.T) {
 		want core.Credits
 	}{
 		{"0", 0},
-		{"5", 5 * core.Credit},
+		{"5", core.Whole(5)},
 		{"0.5", 500_000},
 		{".5", 500_000},
-		{"1.", core.Credit},
-		{"12.000001", 12*core.Credit + 1},
+		{"1.", core.Whole(1)},
+		{"12.000001", core.Whole(12) + 1},
 		{"007.25", 7_250_000},
 		{"0.1", 100_000},
 		{"0.000001", 1},
@@ -32,7 +32,7 @@ func TestParseCredits(t *testing.T) {
 		{"0.0000005", 1},
 		{"0.00000049999", 0},
 		{"0.0000015", 2},
-		{"1.9999995", 2 * core.Credit},
+		{"1.9999995", core.Whole(2)},
 		{"1.9999994999", 1_999_999},
 		{"9007199254.740991", core.MaxCredits},
 		{"9007199254.7409914", core.MaxCredits},
@@ -82,10 +82,10 @@ func TestCreditsFromFloat(t *testing.T) {
 		{math.Copysign(0, -1), 0, true},
 		{0.1, 100_000, true},
 		{0.3, 300_000, true},
-		{1.0000004, core.Credit, true},
-		{1.0000006, core.Credit + 1, true},
+		{1.0000004, core.Whole(1), true},
+		{1.0000006, core.Whole(1) + 1, true},
 		{2.5, 2_500_000, true},
-		{9007199254, 9007199254 * core.Credit, true},
+		{9007199254, core.Whole(9007199254), true},
 		{math.NaN(), 0, false},
 		{math.Inf(1), 0, false},
 		{math.Inf(-1), 0, false},
@@ -117,12 +117,12 @@ func TestCreditsText(t *testing.T) {
 		{0, "0"},
 		{1, "0.000001"},
 		{500_000, "0.5"},
-		{core.Credit, "1"},
-		{core.Credit + 1, "1.000001"},
+		{core.Whole(1), "1"},
+		{core.Whole(1) + 1, "1.000001"},
 		{12_340_000, "12.34"},
 		{core.MaxCredits, "9007199254.740991"},
 		{-1, "-0.000001"},
-		{-3 * core.Credit / 2, "-1.5"},
+		{-core.Whole(3) / 2, "-1.5"},
 		{math.MinInt64, "-9223372036854.775808"},
 	}
 	for _, tt := range tests {
@@ -162,12 +162,12 @@ func TestCreditsWhole(t *testing.T) {
 	}{
 		{0, 0},
 		{1, 0},
-		{core.Credit - 1, 0},
-		{core.Credit, 1},
-		{5*core.Credit + 999_999, 5},
+		{core.Whole(1) - 1, 0},
+		{core.Whole(1), 1},
+		{core.Whole(5) + 999_999, 5},
 		{-1, -1},
-		{-core.Credit, -1},
-		{-core.Credit - 1, -2},
+		{-core.Whole(1), -1},
+		{-core.Whole(1) - 1, -2},
 		{core.MaxCredits, 9007199254},
 	}
 	for _, tt := range tests {
@@ -219,7 +219,7 @@ func TestTenMillionTenths(t *testing.T) {
 			t.Errorf("Track: %v", err)
 		}
 	}
-	want := core.Credits(n/10) * core.Credit
+	want := core.Credits(n/10) * core.Whole(1)
 	st, err := b.Status(ctx, "c")
 	if err != nil {
 		t.Fatal(err)

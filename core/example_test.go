@@ -14,8 +14,8 @@ func ExampleBilling_Track() {
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	b := core.New(memory.New(), core.WithClock(func() time.Time { return now }))
 	err := b.SetQuotas("client1",
-		core.Quota{Period: core.Day, Limit: 10 * core.Credit},
-		core.Quota{Period: core.Month, Limit: 100 * core.Credit,
+		core.Quota{Period: core.Day, Limit: core.Whole(10)},
+		core.Quota{Period: core.Month, Limit: core.Whole(100),
 			Anchor: time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)}, // renews on the 15th
 	)
 	if err != nil {
@@ -23,11 +23,11 @@ func ExampleBilling_Track() {
 	}
 	ctx := context.Background()
 
-	out, err := b.Track(ctx, "client1", 8*core.Credit)
+	out, err := b.Track(ctx, "client1", core.Whole(8))
 	low, _ := out.Lowest()
 	fmt.Println(err, low.Period, low.Remaining, low.End.Format(time.RFC3339))
 
-	_, err = b.Track(ctx, "client1", 5*core.Credit)
+	_, err = b.Track(ctx, "client1", core.Whole(5))
 	var qe *core.QuotaExceededError
 	if errors.As(err, &qe) {
 		fmt.Println(qe.Detail())
@@ -42,7 +42,7 @@ func ExampleBilling_Track() {
 func ExampleQuota_Window() {
 	q := core.Quota{
 		Period: core.Month,
-		Limit:  1000 * core.Credit,
+		Limit:  core.Whole(1000),
 		Anchor: time.Date(2026, 1, 31, 9, 0, 0, 0, time.UTC),
 	}
 	at := q.Anchor
@@ -88,10 +88,10 @@ func ExampleBilling_DailyUsage() {
 		panic(err)
 	}
 	ctx := context.Background()
-	b.TrackLabel(ctx, "client1", "/api/fetch-data", core.Credit)
+	b.TrackLabel(ctx, "client1", "/api/fetch-data", core.Whole(1))
 	now = now.Add(time.Hour) // 00:30 the next day in Tokyo
-	b.TrackLabel(ctx, "client1", "/api/fetch-data", core.Credit)
-	b.TrackLabel(ctx, "client1", "/api/fetch-expensive-data", 5*core.Credit)
+	b.TrackLabel(ctx, "client1", "/api/fetch-data", core.Whole(1))
+	b.TrackLabel(ctx, "client1", "/api/fetch-expensive-data", core.Whole(5))
 
 	days, err := b.DailyUsage(ctx, "client1", now.Add(-48*time.Hour), now)
 	if err != nil {
@@ -108,12 +108,12 @@ func ExampleBilling_DailyUsage() {
 func ExampleBilling_Refund() {
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	b := core.New(memory.New(), core.WithClock(func() time.Time { return now }))
-	if err := b.SetQuotas("client1", core.Quota{Period: core.Day, Limit: 10 * core.Credit}); err != nil {
+	if err := b.SetQuotas("client1", core.Quota{Period: core.Day, Limit: core.Whole(10)}); err != nil {
 		panic(err)
 	}
 	ctx := context.Background()
 
-	out, err := b.Track(ctx, "client1", 3*core.Credit)
+	out, err := b.Track(ctx, "client1", core.Whole(3))
 	if err != nil {
 		panic(err)
 	}

@@ -25,7 +25,7 @@ func FuzzParseCredits(f *testing.F) {
 		"00000000000000000000000001", "99999999999999999999999999"} {
 		f.Add(s)
 	}
-	million := big.NewRat(int64(core.Credit), 1)
+	million := big.NewRat(int64(core.Whole(1)), 1)
 	half := big.NewRat(1, 2)
 	maxRat := new(big.Rat).SetInt64(int64(core.MaxCredits))
 	f.Fuzz(func(t *testing.T, s string) {
@@ -133,7 +133,7 @@ func FuzzTrack(f *testing.F) {
 		b := core.New(st, core.WithClock(func() time.Time { return now }))
 		quotas := []core.Quota{
 			{Period: core.Period(period), Limit: core.Credits(limit), Anchor: anchor},
-			{Period: core.Second, Limit: 10 * core.Credit},
+			{Period: core.Second, Limit: core.Whole(10)},
 		}
 		if core.Period(period) == core.Second {
 			quotas = quotas[:1]

@@ -21,8 +21,9 @@ import (
 type Quota struct {
 	// Period is the length of each window.
 	Period Period
-	// Limit is the most credits a window admits, from 0 to [MaxCredits], or
-	// [Unlimited].
+	// Limit is the most credits a window admits, from Whole(0) to
+	// [MaxCredits], or [Unlimited]. It must be set: the zero Credits is
+	// refused, so that a forgotten limit is found at start-up.
 	Limit Credits
 	// Anchor is the instant one window starts at, and its Location the zone
 	// whose calendar day, week, month and year windows follow. The zero value
@@ -43,15 +44,18 @@ const (
 )
 
 // Unlimited reports whether the quota never refuses.
-func (q Quota) Unlimited() bool { return q.Limit == Unlimited }
+func (q Quota) Unlimited() bool { return q.Limit.IsUnlimited() }
 
 // Validate reports why q cannot be used, or nil. Errors wrap [ErrInvalidQuota].
 func (q Quota) Validate() error {
 	if !q.Period.Valid() {
 		return fmt.Errorf("%w: unknown period %d", ErrInvalidQuota, uint8(q.Period))
 	}
-	if q.Limit != Unlimited && (q.Limit < 0 || q.Limit > MaxCredits) {
-		return fmt.Errorf("%w: %s limit %d micro-credits is out of range (0 to %d, or Unlimited)", ErrInvalidQuota, q.Period, int64(q.Limit), int64(MaxCredits))
+	switch {
+	case !q.Limit.IsSet():
+		return fmt.Errorf("%w: the %s quota's Limit is not set: write core.Whole(500), core.MustParseCredits(\"0.5\") or core.Unlimited", ErrInvalidQuota, q.Period)
+	case !q.Limit.IsUnlimited() && (q.Limit.micro < 0 || q.Limit.micro > maxMicro):
+		return fmt.Errorf("%w: the %s quota's Limit %s is above the maximum of %s credits", ErrInvalidQuota, q.Period, q.Limit, MaxCredits)
 	}
 	a := q.anchor()
 	if y := a.Year(); y < minAnchorYear || y > maxAnchorYear {
@@ -85,6 +89,9 @@ type span struct{ start, end int64 }
 // wall clock is split once, and the current window is cached.
 type rule struct {
 	Quota
+	limit      int64 // micro-credits, or -1 for unlimited
+	levels     [MaxLevels]int64
+	percents   [MaxLevels]int
 	anchorNano int64
 	loc        *time.Location
 	year       int
@@ -98,7 +105,10 @@ type rule struct {
 
 func newRule(q Quota) *rule {
 	a := q.anchor()
-	r := &rule{Quota: q, anchorNano: a.UnixNano(), loc: a.Location()}
+	r := &rule{Quota: q, limit: q.Limit.micro, anchorNano: a.UnixNano(), loc: a.Location()}
+	if q.Limit.IsUnlimited() {
+		r.limit = -1
+	}
 	r.Anchor = a
 	r.year, r.month, r.day = a.Date()
 	r.hour, r.min, r.sec = a.Clock()
@@ -137,16 +147,16 @@ var (
 func (r *rule) compute(t int64) (start, end int64) {
 	t = min(max(t, minWindowNano), maxWindowNano)
 	if r.step != 0 {
-		k := floorDiv(t-r.anchorNano, r.step)
+		k := stepsBetween(r.anchorNano, t, r.step)
 		start = r.anchorNano + k*r.step
 		return start, start + r.step
 	}
 	var k int
 	switch r.Period {
 	case Day:
-		k = int(floorDiv(t-r.anchorNano, int64(24*time.Hour)))
+		k = int(stepsBetween(r.anchorNano, t, int64(24*time.Hour)))
 	case Week:
-		k = int(floorDiv(t-r.anchorNano, int64(7*24*time.Hour)))
+		k = int(stepsBetween(r.anchorNano, t, int64(7*24*time.Hour)))
 	case Month:
 		ty, tm, _ := time.Unix(0, t).In(r.loc).Date()
 		k = (ty-r.year)*12 + int(tm-r.month)
@@ -224,6 +234,19 @@ func wallTime(y int, m time.Month, d, hour, min, sec, nsec int, loc *time.Locati
 
 func daysIn(y int, m time.Month) int {
 	return time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+// stepsBetween returns floor((t-a)/step) without computing t-a, which
+// overflows int64 when the two are more than about 292 years apart: each
+// is split into whole steps and a remainder first.
+func stepsBetween(a, t, step int64) int64 {
+	qa, ra := floorDiv(a, step), a-floorDiv(a, step)*step
+	qt, rt := floorDiv(t, step), t-floorDiv(t, step)*step
+	k := qt - qa
+	if rt < ra {
+		k--
+	}
+	return k
 }
 
 func floorDiv(a, b int64) int64 {

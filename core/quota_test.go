@@ -41,7 +41,7 @@ func TestWindowMonthEndNoDrift(t *testing.T) {
 	t.Parallel()
 	utc := time.UTC
 	anchor := time.Date(2024, time.January, 31, 10, 0, 0, 0, utc)
-	q := Quota{Period: Month, Limit: Credit, Anchor: anchor}
+	q := Quota{Period: Month, Limit: Whole(1), Anchor: anchor}
 	tests := []struct {
 		at         time.Time
 		start, end time.Time
@@ -76,7 +76,7 @@ func TestWindowMonthEndNoDrift(t *testing.T) {
 func TestWindowMonthWalk(t *testing.T) {
 	t.Parallel()
 	anchor := time.Date(2024, time.January, 31, 0, 0, 0, 0, time.UTC)
-	q := Quota{Period: Month, Limit: Credit, Anchor: anchor}
+	q := Quota{Period: Month, Limit: Whole(1), Anchor: anchor}
 	for _, dir := range []int{1, -1} {
 		at := anchor
 		for i := 0; i < 480; i++ {
@@ -109,7 +109,7 @@ func daysInMonthTable(y int, m time.Month) int {
 func TestWindowYearFeb29(t *testing.T) {
 	t.Parallel()
 	utc := time.UTC
-	q := Quota{Period: Year, Limit: Credit, Anchor: time.Date(2024, 2, 29, 12, 0, 0, 0, utc)}
+	q := Quota{Period: Year, Limit: Whole(1), Anchor: time.Date(2024, 2, 29, 12, 0, 0, 0, utc)}
 	tests := []struct {
 		at    time.Time
 		start time.Time
@@ -136,7 +136,7 @@ func TestWindowYearFeb29(t *testing.T) {
 		})
 	}
 	// A month quota anchored on Feb 29 renews on the 29th where there is one.
-	mq := Quota{Period: Month, Limit: Credit, Anchor: time.Date(2100, 1, 29, 0, 0, 0, 0, utc)}
+	mq := Quota{Period: Month, Limit: Whole(1), Anchor: time.Date(2100, 1, 29, 0, 0, 0, 0, utc)}
 	s, e := checkWindow(t, mq, time.Date(2100, 2, 28, 1, 0, 0, 0, utc))
 	if want := time.Date(2100, 2, 28, 0, 0, 0, 0, utc); !s.Equal(want) {
 		t.Errorf("2100 month window starts %s, want %s", s, want)
@@ -205,7 +205,7 @@ func TestWindowDST(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			q := Quota{Period: tt.period, Limit: Credit, Anchor: tt.anchor}
+			q := Quota{Period: tt.period, Limit: Whole(1), Anchor: tt.anchor}
 			s, e := checkWindow(t, q, tt.at)
 			if !s.Equal(tt.start) || !e.Equal(tt.end) {
 				t.Errorf("Window(%s) = [%s, %s), want [%s, %s)", tt.at, s, e, tt.start, tt.end)

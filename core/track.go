@@ -2,68 +2,178 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
+// Charge is one charge to a client: what [Billing.Charge] takes.
+type Charge struct {
+	// Client is the client charged. Required.
+	Client string
+	// Cost is charged to every quota of the client, all or nothing. It must
+	// be set: Whole(0) charges nothing (a status route); the zero Credits
+	// is refused.
+	Cost Credits
+	// Label, such as the route pattern, is what the usage is reported
+	// under per hour and day. Optional; at most [MaxLabelLen] bytes.
+	Label string
+	// IdempotencyKey, when set (1 to [MaxKeyLen] visible ASCII characters),
+	// makes the charge happen once: a later charge of the same client with
+	// the same key, within the key retention ([WithKeyRetention]), is not
+	// charged again and returns the first charge's outcome (Replayed), even
+	// from another process on a shared store; one with another Cost or
+	// Label fails with [*IdempotencyConflictError]. The key is recorded in
+	// the same atomic store step as the charge. Only admitted charges record
+	// their key, so a refused charge can be retried with the same key.
+	IdempotencyKey string
+}
+
 // Track charges cost to every quota of client, atomically and all or
 // nothing, and returns the outcome. It is the counterpart of the Python
-// track_client_usage.
+// track_client_usage: Charge(ctx, Charge{Client: client, Cost: cost}).
+func (b *Billing) Track(ctx context.Context, client string, cost Credits) (Outcome, error) {
+	return b.Charge(ctx, Charge{Client: client, Cost: cost})
+}
+
+// outcomes holds Outcomes for Charge, which returns a copy: charging into
+// pooled memory keeps the store's arguments off the stack.
+var outcomes = sync.Pool{New: func() any { return new(Outcome) }}
+
+// Charge charges c.Cost to every quota of c.Client, atomically and all or
+// nothing, and returns the outcome.
 //
 // A refused charge changes nothing and returns the outcome together with a
-// [*QuotaExceededError] (errors.Is(err, [ErrQuotaExceeded])). Other errors
-// wrap [ErrInvalidCost], [ErrInvalidClient], [ErrNoQuotas] or
-// [ErrStoreUnavailable]; after them nothing was charged, and the outcome's
-// Len is zero. A zero cost is always admitted and charges nothing.
-func (b *Billing) Track(ctx context.Context, client string, cost Credits) (Outcome, error) {
-	return b.TrackLabel(ctx, client, "", cost)
+// [*QuotaExceededError] (errors.Is(err, [ErrQuotaExceeded])), or
+// [ErrUsageOverflow]. Other errors wrap [ErrInvalidCost], [ErrInvalidClient],
+// [ErrInvalidLabel], [ErrInvalidKey], [ErrNoQuotas],
+// [ErrIdempotencyConflict] or [ErrStoreUnavailable]; after them nothing was
+// charged and the outcome's Len is zero, with one exception: when the error
+// also wraps [ErrOutcomeUnknown], a network store received the call and may
+// have applied it (its reply was lost). Retrying with the same
+// IdempotencyKey is then safe: it is charged at most once.
+func (b *Billing) Charge(ctx context.Context, c Charge) (Outcome, error) {
+	o := outcomes.Get().(*Outcome)
+	err := b.ChargeInto(ctx, o, &c)
+	out := *o
+	*o = Outcome{}
+	outcomes.Put(o)
+	return out, err
 }
 
-// TrackLabel is [Billing.Track] with a label, such as the route, under which
-// the usage is also reported per day.
-func (b *Billing) TrackLabel(ctx context.Context, client, label string, cost Credits) (Outcome, error) {
-	var o Outcome
-	err := b.TrackInto(ctx, &o, client, label, cost)
-	return o, err
-}
-
-// TrackInto is [Billing.TrackLabel] writing the outcome into *o, which it
-// overwrites whole. Middleware that keeps outcomes in pooled per-request
-// state uses it to avoid copying them.
-func (b *Billing) TrackInto(ctx context.Context, o *Outcome, client, label string, cost Credits) error {
+// ChargeInto is [Billing.Charge] writing the outcome into *o, which it
+// overwrites whole. Middleware that keeps outcomes in per-request state uses
+// it to avoid copying them.
+func (b *Billing) ChargeInto(ctx context.Context, o *Outcome, c *Charge) error {
 	*o = Outcome{lowest: -1}
-	if !validCost(cost) {
-		return fmt.Errorf("%w: %d micro-credits (want 0 to %d)", ErrInvalidCost, int64(cost), int64(MaxCredits))
-	}
-	if err := b.prepare(o, client, b.clock()); err != nil {
+	if err := checkCharge(c); err != nil {
 		return err
 	}
-	o.op.Label = label
-	o.op.Cost = cost
-	res, err := b.store.Deduct(ctx, o.op)
+	now := b.clock()
+	if err := b.prepare(o, c.Client, now); err != nil {
+		return err
+	}
+	o.op.Label = c.Label
+	o.op.Cost = c.Cost.micro
+	if c.IdempotencyKey != "" {
+		o.op.Key = c.IdempotencyKey
+		o.op.KeyExpires = o.op.At + int64(b.keyRetention)
+	}
+	var t0 time.Time
+	if b.observer != nil {
+		t0 = time.Now()
+	}
+	res, err := b.store.Deduct(ctx, &o.op)
+	if b.observer != nil {
+		b.observe(OpDeduct, t0, err)
+	}
 	if err != nil {
 		o.op.N = 0
 		return storeError(err)
 	}
+	switch {
+	case res.Conflict && res.Record != nil:
+		o.op.N = 0
+		return &IdempotencyConflictError{Key: c.IdempotencyKey, Cost: micro(res.Record.Cost), Label: res.Record.Label}
+	case res.Replayed && res.Record != nil:
+		o.replay(res.Record)
+		if b.observer != nil {
+			b.observer.Charged(o.op.Label, c.Cost, true, true)
+		}
+		return nil
+	}
 	o.used = res.Used
 	o.allowed = res.OK
 	o.lowest = o.findLowest()
+	if b.observer != nil {
+		b.observer.Charged(o.op.Label, c.Cost, res.OK, false)
+	}
+	if b.alerts != nil && res.OK {
+		b.raise(o, &res)
+	}
 	if !res.OK {
+		if o.Violated() == 0 && res.Overflow {
+			return fmt.Errorf("%w: client %s", ErrUsageOverflow, quoteClient(o.op.Client))
+		}
 		return o.exceeded()
 	}
 	return nil
 }
 
+// checkCharge reports why c cannot be charged, before anything is read.
+func checkCharge(c *Charge) error {
+	switch {
+	case !c.Cost.IsSet():
+		return fmt.Errorf("%w: the cost is not set: write core.Whole(1), core.MustParseCredits(\"0.5\"), or core.Whole(0) for no charge", ErrInvalidCost)
+	case c.Cost.kind != amount || c.Cost.micro < 0 || c.Cost.micro > maxMicro:
+		return fmt.Errorf("%w: %s credits (want 0 to %s)", ErrInvalidCost, c.Cost, MaxCredits)
+	case len(c.Label) > MaxLabelLen:
+		return fmt.Errorf("%w: %d bytes, more than %d", ErrInvalidLabel, len(c.Label), MaxLabelLen)
+	case c.IdempotencyKey != "" && !ValidKey(c.IdempotencyKey):
+		return fmt.Errorf("%w: want 1 to %d visible ASCII characters", ErrInvalidKey, MaxKeyLen)
+	}
+	return nil
+}
+
+// ValidKey reports whether k can be an idempotency key: 1 to [MaxKeyLen]
+// visible ASCII characters (0x21 to 0x7e).
+func ValidKey(k string) bool {
+	if len(k) == 0 || len(k) > MaxKeyLen {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 // Refund gives back the credits of an admitted charge to the windows it was
-// charged to (those that have not ended since) and to its day aggregate. It
-// does nothing for a refused charge or one already refunded. Adapters call
-// it when the handler fails.
+// charged to (those that have not ended since) and to its hour aggregate. It
+// does nothing for a refused charge, a replayed one (which charged nothing)
+// or one already refunded. A charge with an idempotency key is refunded at
+// most once, however often and from wherever Refund is called, and its key
+// is then forgotten, so a retry with it is charged anew. Adapters call it
+// when the handler fails.
 func (b *Billing) Refund(ctx context.Context, o *Outcome) error {
-	if !o.allowed || o.refunded || o.op.Cost == 0 {
+	if !o.allowed || o.refunded || o.replayed || o.op.Cost == 0 {
 		return nil
 	}
-	if err := b.store.Refund(ctx, o.op); err != nil {
+	var t0 time.Time
+	if b.observer != nil {
+		t0 = time.Now()
+	}
+	err := b.store.Refund(ctx, &o.op)
+	if b.observer != nil {
+		b.observe(OpRefund, t0, err)
+	}
+	if err != nil {
 		return storeError(err)
+	}
+	if b.observer != nil {
+		b.observer.Refunded(o.op.Label, micro(o.op.Cost))
 	}
 	o.refunded = true
 	for i := 0; i < o.op.N; i++ {
@@ -81,7 +191,14 @@ func (b *Billing) Status(ctx context.Context, client string) (Outcome, error) {
 	if err := b.prepare(&o, client, b.clock()); err != nil {
 		return o, err
 	}
-	res, err := b.store.Usage(ctx, o.op)
+	var t0 time.Time
+	if b.observer != nil {
+		t0 = time.Now()
+	}
+	res, err := b.store.Usage(ctx, &o.op)
+	if b.observer != nil {
+		b.observe(OpUsage, t0, err)
+	}
 	if err != nil {
 		o.op.N = 0
 		return o, storeError(err)
@@ -103,36 +220,59 @@ func (b *Billing) prepare(o *Outcome, client string, now time.Time) error {
 	}
 	t := now.UnixNano()
 	o.quotas = c
-	o.at = t
+	o.op.At = t
 	o.op.Client = c.id // the registry's copy: safe to keep
-	o.op.Day = b.reportDay(now)
+	o.op.Bucket = b.bucket(t)
 	o.op.N = len(c.rules)
 	for i, r := range c.rules {
 		s, e := r.window(t)
-		o.op.List[i] = Window{Period: r.Period, Start: s, End: e, Limit: r.Limit}
+		o.op.List[i] = Window{Period: r.Period, Start: s, End: e, Limit: r.limit, Levels: r.levels}
 	}
 	return nil
 }
 
+// storeError wraps a store's error in ErrStoreUnavailable, keeping what it
+// wraps (ErrOutcomeUnknown, the context's error) visible to errors.Is.
 func storeError(err error) error {
+	if errors.Is(err, ErrStoreUnavailable) {
+		return err
+	}
 	return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 }
 
 // Outcome is the result of a charge or a status query: every quota's usage
 // and the most constrained quota. It also carries what [Billing.Refund]
-// needs. The zero Outcome has no quotas.
+// needs. It is a value: a copy stays valid after the request. The zero
+// Outcome has no quotas.
 type Outcome struct {
 	op       Op
-	used     [MaxQuotas]Credits
+	used     [MaxQuotas]int64
 	quotas   *clientQuotas
-	at       int64
 	allowed  bool
 	refunded bool
+	replayed bool
 	lowest   int8
 }
 
-// Allowed reports whether the charge was admitted (and deducted).
+// replay makes o the outcome recorded under an idempotency key.
+func (o *Outcome) replay(r *KeyRecord) {
+	q := o.quotas
+	o.op = r.Op()
+	o.op.Client = q.id
+	o.used = r.Used
+	o.quotas = q
+	o.allowed = true
+	o.replayed = true
+	o.lowest = o.findLowest()
+}
+
+// Allowed reports whether the charge was admitted (and deducted, unless it
+// was replayed).
 func (o *Outcome) Allowed() bool { return o.allowed }
+
+// Replayed reports whether the charge repeated an idempotency key: nothing
+// was charged, and the outcome is the first charge's.
+func (o *Outcome) Replayed() bool { return o.replayed }
 
 // Refunded reports whether the charge has been refunded.
 func (o *Outcome) Refunded() bool { return o.refunded }
@@ -141,13 +281,16 @@ func (o *Outcome) Refunded() bool { return o.refunded }
 func (o *Outcome) Client() string { return o.op.Client }
 
 // Cost returns the cost charged or refused.
-func (o *Outcome) Cost() Credits { return o.op.Cost }
+func (o *Outcome) Cost() Credits { return micro(o.op.Cost) }
 
 // Label returns the label the charge was reported under.
 func (o *Outcome) Label() string { return o.op.Label }
 
-// At returns the time of the charge.
-func (o *Outcome) At() time.Time { return time.Unix(0, o.at) }
+// IdempotencyKey returns the charge's idempotency key, or "".
+func (o *Outcome) IdempotencyKey() string { return o.op.Key }
+
+// At returns the time of the charge (of the first charge, when replayed).
+func (o *Outcome) At() time.Time { return time.Unix(0, o.op.At) }
 
 // Len returns the number of the client's quotas.
 func (o *Outcome) Len() int { return o.op.N }
@@ -155,20 +298,32 @@ func (o *Outcome) Len() int { return o.op.N }
 // Quota returns the status of the i-th quota, shortest period first, for
 // 0 <= i < Len.
 func (o *Outcome) Quota(i int) QuotaStatus {
-	w := o.op.List[i]
-	loc := time.UTC
-	if o.quotas != nil {
-		loc = o.quotas.rules[i].loc
-	}
+	w := &o.op.List[i]
+	loc := o.loc(w.Period)
 	s := QuotaStatus{
 		Period: w.Period,
-		Limit:  w.Limit,
-		Used:   o.used[i],
+		Used:   micro(o.used[i]),
 		Start:  time.Unix(0, w.Start).In(loc),
 		End:    time.Unix(0, w.End).In(loc),
 	}
-	s.Remaining = remaining(w, o.used[i])
+	if w.Unlimited() {
+		s.Limit, s.Remaining = Unlimited, Unlimited
+	} else {
+		s.Limit, s.Remaining = micro(w.Limit), micro(max(0, w.Limit-o.used[i]))
+	}
 	return s
+}
+
+// loc returns the zone of the client's quota of period p.
+func (o *Outcome) loc(p Period) *time.Location {
+	if o.quotas != nil {
+		for _, r := range o.quotas.rules {
+			if r.Period == p {
+				return r.loc
+			}
+		}
+	}
+	return time.UTC
 }
 
 // Quotas returns the status of every quota, shortest period first.
@@ -206,7 +361,7 @@ func (o *Outcome) Violated() PeriodSet {
 		return s
 	}
 	for i := 0; i < o.op.N; i++ {
-		if w := o.op.List[i]; !w.Fits(o.used[i], o.op.Cost) {
+		if w := &o.op.List[i]; !w.Fits(o.used[i], o.op.Cost) {
 			s = s.Add(w.Period)
 		}
 	}
@@ -214,18 +369,20 @@ func (o *Outcome) Violated() PeriodSet {
 }
 
 // RetryAt returns when a refused charge can first succeed: the latest
-// renewal among the quotas that refused. It is zero for an admitted charge.
+// renewal among the quotas that refused. It is the zero time for an
+// admitted charge.
 func (o *Outcome) RetryAt() time.Time {
 	var latest int64
+	found := false
 	if o.allowed {
 		return time.Time{}
 	}
 	for i := 0; i < o.op.N; i++ {
-		if w := o.op.List[i]; !w.Fits(o.used[i], o.op.Cost) && w.End > latest {
-			latest = w.End
+		if w := &o.op.List[i]; !w.Fits(o.used[i], o.op.Cost) && (!found || w.End > latest) {
+			latest, found = w.End, true
 		}
 	}
-	if latest == 0 {
+	if !found {
 		return time.Time{}
 	}
 	return time.Unix(0, latest).UTC()
@@ -233,14 +390,13 @@ func (o *Outcome) RetryAt() time.Time {
 
 func (o *Outcome) findLowest() int8 {
 	best := int8(-1)
-	var bestRem Credits
-	var bestEnd int64
+	var bestRem, bestEnd int64
 	for i := 0; i < o.op.N; i++ {
-		w := o.op.List[i]
+		w := &o.op.List[i]
 		if w.Unlimited() {
 			continue
 		}
-		r := remaining(w, o.used[i])
+		r := max(0, w.Limit-o.used[i])
 		if best < 0 || r < bestRem || (r == bestRem && w.End < bestEnd) {
 			best, bestRem, bestEnd = int8(i), r, w.End
 		}
@@ -249,23 +405,17 @@ func (o *Outcome) findLowest() int8 {
 }
 
 func (o *Outcome) exceeded() error {
+	// The lowest quota has the fewest credits left, so it refused too.
 	low, _ := o.Lowest()
 	return &QuotaExceededError{
 		Quota:     low.Period,
 		Limit:     low.Limit,
 		Remaining: low.Remaining,
 		RenewsAt:  low.End.UTC(),
-		Required:  o.op.Cost,
+		Required:  micro(o.op.Cost),
 		Violated:  o.Violated(),
 		RetryAt:   o.RetryAt(),
 	}
-}
-
-func remaining(w Window, used Credits) Credits {
-	if w.Unlimited() {
-		return Unlimited
-	}
-	return max(0, w.Limit-used)
 }
 
 // QuotaStatus is one quota's usage in its current window.
@@ -279,4 +429,4 @@ type QuotaStatus struct {
 }
 
 // Unlimited reports whether the quota never refuses.
-func (s QuotaStatus) Unlimited() bool { return s.Limit == Unlimited }
+func (s QuotaStatus) Unlimited() bool { return s.Limit.IsUnlimited() }

@@ -29,7 +29,7 @@ func (s *failingStore) Usage(context.Context, core.Op) (core.Result, error) {
 	return core.Result{}, s.err
 }
 
-func (s *failingStore) Report(context.Context, core.ReportQuery) ([]core.DayRecord, error) {
+func (s *failingStore) Report(context.Context, core.ReportQuery) ([]core.UsageRecord, error) {
 	s.calls.Add(1)
 	return nil, s.err
 }
@@ -69,34 +69,34 @@ func TestTrackQuotaExceeded(t *testing.T) {
 	}{
 		{
 			name:   "one of three",
-			quotas: []core.Quota{{Period: core.Minute, Limit: 10 * core.Credit}, {Period: core.Hour, Limit: 4 * core.Credit}, {Period: core.Day, Limit: 100 * core.Credit}},
-			first:  3 * core.Credit, cost: 2 * core.Credit,
-			quota: core.Hour, limit: 4 * core.Credit, remaining: core.Credit, renews: at(13, 0),
+			quotas: []core.Quota{{Period: core.Minute, Limit: core.Whole(10)}, {Period: core.Hour, Limit: core.Whole(4)}, {Period: core.Day, Limit: core.Whole(100)}},
+			first:  core.Whole(3), cost: core.Whole(2),
+			quota: core.Hour, limit: core.Whole(4), remaining: core.Whole(1), renews: at(13, 0),
 			violated: []core.Period{core.Hour}, retry: at(13, 0),
 		},
 		{
 			name:   "tie goes to the earliest renewal, retry at the latest",
-			quotas: []core.Quota{{Period: core.Minute, Limit: 4 * core.Credit}, {Period: core.Hour, Limit: 4 * core.Credit}, {Period: core.Month, Limit: core.Unlimited}},
-			first:  3 * core.Credit, cost: 2 * core.Credit,
-			quota: core.Minute, limit: 4 * core.Credit, remaining: core.Credit, renews: at(12, 1),
+			quotas: []core.Quota{{Period: core.Minute, Limit: core.Whole(4)}, {Period: core.Hour, Limit: core.Whole(4)}, {Period: core.Month, Limit: core.Unlimited}},
+			first:  core.Whole(3), cost: core.Whole(2),
+			quota: core.Minute, limit: core.Whole(4), remaining: core.Whole(1), renews: at(12, 1),
 			violated: []core.Period{core.Minute, core.Hour}, retry: at(13, 0),
 		},
 		{
 			name: "fewest left wins over earlier renewal",
 			quotas: []core.Quota{
-				{Period: core.Minute, Limit: 4 * core.Credit},
-				{Period: core.Hour, Limit: 4 * core.Credit},
+				{Period: core.Minute, Limit: core.Whole(4)},
+				{Period: core.Hour, Limit: core.Whole(4)},
 				{Period: core.Day, Limit: 3_500_000},
 			},
-			first: 3 * core.Credit, cost: 2 * core.Credit,
+			first: core.Whole(3), cost: core.Whole(2),
 			quota: core.Day, limit: 3_500_000, remaining: 500_000, renews: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
 			violated: []core.Period{core.Minute, core.Hour, core.Day}, retry: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
 		},
 		{
 			name:   "cost above every limit",
-			quotas: []core.Quota{{Period: core.Second, Limit: 5 * core.Credit}, {Period: core.Week, Limit: 50 * core.Credit}},
-			first:  0, cost: 51 * core.Credit,
-			quota: core.Second, limit: 5 * core.Credit, remaining: 5 * core.Credit, renews: testStart.Add(time.Second),
+			quotas: []core.Quota{{Period: core.Second, Limit: core.Whole(5)}, {Period: core.Week, Limit: core.Whole(50)}},
+			first:  0, cost: core.Whole(51),
+			quota: core.Second, limit: core.Whole(5), remaining: core.Whole(5), renews: testStart.Add(time.Second),
 			violated: []core.Period{core.Second, core.Week}, retry: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC),
 		},
 	}
@@ -179,9 +179,9 @@ func TestTrackQuotaExceeded(t *testing.T) {
 func TestTrackAdmitsExactlyTheLimit(t *testing.T) {
 	t.Parallel()
 	b, _, _ := newTestBilling(t)
-	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: 10 * core.Credit})
-	o := mustTrack(t, b, "c", 10*core.Credit-1)
-	if low, _ := o.Lowest(); low.Remaining != 1 || low.Used != 10*core.Credit-1 {
+	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: core.Whole(10)})
+	o := mustTrack(t, b, "c", core.Whole(10)-1)
+	if low, _ := o.Lowest(); low.Remaining != 1 || low.Used != core.Whole(10)-1 {
 		t.Errorf("after charging all but one micro-credit: %+v", low)
 	}
 	mustTrack(t, b, "c", 1)
@@ -192,10 +192,10 @@ func TestTrackAdmitsExactlyTheLimit(t *testing.T) {
 
 func TestTrackInvalidCost(t *testing.T) {
 	t.Parallel()
-	for _, cost := range []core.Credits{-1, core.Unlimited, -core.Credit, core.MaxCredits + 1, 1 << 62} {
+	for _, cost := range []core.Credits{-1, core.Unlimited, -core.Whole(1), core.MaxCredits + 1, 1 << 62} {
 		b, st, _ := newTestBilling(t)
 		mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: core.Unlimited})
-		mustTrack(t, b, "c", core.Credit)
+		mustTrack(t, b, "c", core.Whole(1))
 		o, err := b.Track(context.Background(), "c", cost)
 		if !errors.Is(err, core.ErrInvalidCost) {
 			t.Errorf("Track(%d) = %v, want ErrInvalidCost", cost, err)
@@ -203,11 +203,11 @@ func TestTrackInvalidCost(t *testing.T) {
 		if o.Len() != 0 || o.Allowed() {
 			t.Errorf("Track(%d) outcome has %d quotas, allowed %v; want none", cost, o.Len(), o.Allowed())
 		}
-		if got, want := used(t, b, "c", core.Day), core.Credit; got != want {
+		if got, want := used(t, b, "c", core.Day), core.Whole(1); got != want {
 			t.Errorf("Track(%d) changed usage to %s, want %s", cost, got, want)
 		}
 		recs, err := st.Report(context.Background(), core.ReportQuery{Client: "c", From: 0, To: 1 << 62})
-		if err != nil || len(recs) != 1 || recs[0].Credits != core.Credit {
+		if err != nil || len(recs) != 1 || recs[0].Credits != core.Whole(1) {
 			t.Errorf("Track(%d) changed the report: %+v, %v", cost, recs, err)
 		}
 	}
@@ -219,14 +219,14 @@ func TestStoreFailures(t *testing.T) {
 	cause := errors.New("disk on fire")
 	st := &failingStore{err: cause}
 	b := core.New(st, core.WithClock(newFakeClock(testStart).Now))
-	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: 10 * core.Credit})
+	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: core.Whole(10)})
 	check := func(name string, err error) {
 		t.Helper()
 		if !errors.Is(err, core.ErrStoreUnavailable) || !errors.Is(err, cause) {
 			t.Errorf("%s = %v, want an error wrapping ErrStoreUnavailable and the store's error", name, err)
 		}
 	}
-	o, err := b.Track(ctx, "c", core.Credit)
+	o, err := b.Track(ctx, "c", core.Whole(1))
 	check("Track", err)
 	if o.Len() != 0 || o.Allowed() {
 		t.Errorf("Track outcome after a store failure: %d quotas, allowed %v; want none", o.Len(), o.Allowed())
@@ -245,8 +245,8 @@ func TestStoreFailures(t *testing.T) {
 
 	// A refund that fails leaves the outcome refundable.
 	good, _, _ := newTestBilling(t)
-	mustSetQuotas(t, good, "c", core.Quota{Period: core.Day, Limit: 10 * core.Credit})
-	admitted := mustTrack(t, good, "c", core.Credit)
+	mustSetQuotas(t, good, "c", core.Quota{Period: core.Day, Limit: core.Whole(10)})
+	admitted := mustTrack(t, good, "c", core.Whole(1))
 	err = b.Refund(ctx, &admitted) // through the failing store
 	check("Refund", err)
 	if admitted.Refunded() {
@@ -257,15 +257,15 @@ func TestStoreFailures(t *testing.T) {
 func TestCancelledContext(t *testing.T) {
 	t.Parallel()
 	b, _, _ := newTestBilling(t)
-	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: 10 * core.Credit})
-	mustTrack(t, b, "c", core.Credit)
+	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: core.Whole(10)})
+	mustTrack(t, b, "c", core.Whole(1))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := b.Track(ctx, "c", core.Credit)
+	_, err := b.Track(ctx, "c", core.Whole(1))
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, core.ErrStoreUnavailable) {
 		t.Errorf("Track with a cancelled context = %v, want context.Canceled within ErrStoreUnavailable", err)
 	}
-	if got, want := used(t, b, "c", core.Day), core.Credit; got != want {
+	if got, want := used(t, b, "c", core.Day), core.Whole(1); got != want {
 		t.Errorf("usage after a cancelled Track = %s, want %s", got, want)
 	}
 }
@@ -276,10 +276,10 @@ func TestRefund(t *testing.T) {
 	st := &countingStore{Store: memory.New()}
 	clk := newFakeClock(testStart)
 	b := core.New(st, core.WithClock(clk.Now))
-	mustSetQuotas(t, b, "c", core.Quota{Period: core.Minute, Limit: 5 * core.Credit}, core.Quota{Period: core.Day, Limit: 10 * core.Credit})
+	mustSetQuotas(t, b, "c", core.Quota{Period: core.Minute, Limit: core.Whole(5)}, core.Quota{Period: core.Day, Limit: core.Whole(10)})
 
-	o := mustTrack(t, b, "c", 3*core.Credit)
-	other := mustTrack(t, b, "c", core.Credit)
+	o := mustTrack(t, b, "c", core.Whole(3))
+	other := mustTrack(t, b, "c", core.Whole(1))
 	if err := b.Refund(ctx, &o); err != nil {
 		t.Fatalf("Refund: %v", err)
 	}
@@ -290,21 +290,21 @@ func TestRefund(t *testing.T) {
 	if got, want := o.Quota(1).Used, core.Credits(0); got != want {
 		t.Errorf("refunded outcome reports %s used, want %s", got, want)
 	}
-	if got, want := used(t, b, "c", core.Day), core.Credit; got != want {
+	if got, want := used(t, b, "c", core.Day), core.Whole(1); got != want {
 		t.Errorf("day usage after refund = %s, want %s", got, want)
 	}
 	// Twice is a no-op.
 	if err := b.Refund(ctx, &o); err != nil {
 		t.Fatalf("second Refund: %v", err)
 	}
-	if got, want := used(t, b, "c", core.Day), core.Credit; got != want {
+	if got, want := used(t, b, "c", core.Day), core.Whole(1); got != want {
 		t.Errorf("day usage after a second refund = %s, want %s", got, want)
 	}
 	if got, want := st.refunds.Load(), int64(1); got != want {
 		t.Errorf("store refunds = %d, want %d", got, want)
 	}
 	// A refused charge has nothing to refund.
-	refused, err := b.Track(ctx, "c", 5*core.Credit)
+	refused, err := b.Track(ctx, "c", core.Whole(5))
 	if !errors.Is(err, core.ErrQuotaExceeded) {
 		t.Fatalf("Track(5) = %v, want ErrQuotaExceeded", err)
 	}
@@ -317,18 +317,18 @@ func TestRefund(t *testing.T) {
 	// After the minute window ends, a refund restores only the day window
 	// and the report.
 	clk.Set(testStart.Add(time.Minute))
-	mustTrack(t, b, "c", 2*core.Credit)
+	mustTrack(t, b, "c", core.Whole(2))
 	if err := b.Refund(ctx, &other); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := used(t, b, "c", core.Minute), 2*core.Credit; got != want {
+	if got, want := used(t, b, "c", core.Minute), core.Whole(2); got != want {
 		t.Errorf("new minute window after refunding an older charge = %s, want %s", got, want)
 	}
-	if got, want := used(t, b, "c", core.Day), 2*core.Credit; got != want {
+	if got, want := used(t, b, "c", core.Day), core.Whole(2); got != want {
 		t.Errorf("day usage = %s, want %s", got, want)
 	}
 	total, err := b.TotalUsage(ctx, "c", testStart, testStart.Add(time.Hour))
-	if err != nil || total != 2*core.Credit {
+	if err != nil || total != core.Whole(2) {
 		t.Errorf("TotalUsage = %s, %v; want 2", total, err)
 	}
 	var zero core.Outcome
@@ -346,11 +346,11 @@ func TestStatusLowest(t *testing.T) {
 		lowest core.Period
 		ok     bool
 	}{
-		{"fewest left", []core.Quota{{Period: core.Minute, Limit: 10 * core.Credit}, {Period: core.Day, Limit: 5 * core.Credit}}, core.Credit, core.Day, true},
-		{"tie: earliest renewal", []core.Quota{{Period: core.Hour, Limit: 5 * core.Credit}, {Period: core.Minute, Limit: 5 * core.Credit}, {Period: core.Year, Limit: 5 * core.Credit}}, core.Credit, core.Minute, true},
-		{"unlimited never lowest", []core.Quota{{Period: core.Second, Limit: core.Unlimited}, {Period: core.Month, Limit: 2 * core.Credit}}, 2 * core.Credit, core.Month, true},
-		{"unlimited only", []core.Quota{{Period: core.Second, Limit: core.Unlimited}, {Period: core.Day, Limit: core.Unlimited}}, 7 * core.Credit, 0, false},
-		{"zero limit", []core.Quota{{Period: core.Week, Limit: 0}, {Period: core.Day, Limit: core.Credit}}, 0, core.Week, true},
+		{"fewest left", []core.Quota{{Period: core.Minute, Limit: core.Whole(10)}, {Period: core.Day, Limit: core.Whole(5)}}, core.Whole(1), core.Day, true},
+		{"tie: earliest renewal", []core.Quota{{Period: core.Hour, Limit: core.Whole(5)}, {Period: core.Minute, Limit: core.Whole(5)}, {Period: core.Year, Limit: core.Whole(5)}}, core.Whole(1), core.Minute, true},
+		{"unlimited never lowest", []core.Quota{{Period: core.Second, Limit: core.Unlimited}, {Period: core.Month, Limit: core.Whole(2)}}, core.Whole(2), core.Month, true},
+		{"unlimited only", []core.Quota{{Period: core.Second, Limit: core.Unlimited}, {Period: core.Day, Limit: core.Unlimited}}, core.Whole(7), 0, false},
+		{"zero limit", []core.Quota{{Period: core.Week, Limit: 0}, {Period: core.Day, Limit: core.Whole(1)}}, 0, core.Week, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -391,15 +391,15 @@ func TestZeroCostWhenOverdrawn(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b, _, _ := newTestBilling(t)
-	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: 10 * core.Credit})
-	mustTrack(t, b, "c", 8*core.Credit)
-	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: 5 * core.Credit}) // now overdrawn
+	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: core.Whole(10)})
+	mustTrack(t, b, "c", core.Whole(8))
+	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: core.Whole(5)}) // now overdrawn
 	o, err := b.Track(ctx, "c", 0)
 	if err != nil || !o.Allowed() {
 		t.Fatalf("Track(0) on an overdrawn quota = %v, allowed %v; want admitted", err, o.Allowed())
 	}
 	low, _ := o.Lowest()
-	if low.Used != 8*core.Credit || low.Remaining != 0 || low.Limit != 5*core.Credit {
+	if low.Used != core.Whole(8) || low.Remaining != 0 || low.Limit != core.Whole(5) {
 		t.Errorf("overdrawn quota status = %+v, want used 8, remaining 0, limit 5", low)
 	}
 	_, err = b.Track(ctx, "c", 1)
@@ -407,7 +407,7 @@ func TestZeroCostWhenOverdrawn(t *testing.T) {
 	if !errors.As(err, &qe) || qe.Remaining != 0 {
 		t.Errorf("Track(1 micro-credit) = %v, want refused with 0 remaining", err)
 	}
-	if got, want := used(t, b, "c", core.Day), 8*core.Credit; got != want {
+	if got, want := used(t, b, "c", core.Day), core.Whole(8); got != want {
 		t.Errorf("usage = %s, want %s", got, want)
 	}
 }
@@ -419,7 +419,7 @@ func TestOutcomeAccessors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: 10 * core.Credit, Anchor: time.Date(2026, 1, 1, 0, 0, 0, 0, tokyo)})
+	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: core.Whole(10), Anchor: time.Date(2026, 1, 1, 0, 0, 0, 0, tokyo)})
 	o, err := b.TrackLabel(context.Background(), "c", "/api/fetch", 1_500_000)
 	if err != nil {
 		t.Fatal(err)
@@ -429,7 +429,7 @@ func TestOutcomeAccessors(t *testing.T) {
 	}
 	q := o.Quota(0)
 	want := core.QuotaStatus{
-		Period: core.Day, Limit: 10 * core.Credit, Used: 1_500_000, Remaining: 8_500_000,
+		Period: core.Day, Limit: core.Whole(10), Used: 1_500_000, Remaining: 8_500_000,
 		Start: time.Date(2026, 11, 30, 0, 0, 0, 0, tokyo), End: time.Date(2026, 12, 1, 0, 0, 0, 0, tokyo),
 	}
 	if q != want {
@@ -458,7 +458,7 @@ func TestTrackConcurrentExactLimit(t *testing.T) {
 	)
 	b, _, clk := newTestBilling(t)
 	mustSetQuotas(t, b, "c",
-		core.Quota{Period: core.Day, Limit: limit * core.Credit},
+		core.Quota{Period: core.Day, Limit: limit * core.Whole(1)},
 		core.Quota{Period: core.Month, Limit: core.Unlimited},
 	)
 	for day := 0; day < days; day++ {
@@ -472,7 +472,7 @@ func TestTrackConcurrentExactLimit(t *testing.T) {
 			go func() {
 				var r result
 				for i := 0; i < attempts; i++ {
-					_, err := b.Track(context.Background(), "c", core.Credit)
+					_, err := b.Track(context.Background(), "c", core.Whole(1))
 					switch {
 					case err == nil:
 						r.admitted++
@@ -496,11 +496,11 @@ func TestTrackConcurrentExactLimit(t *testing.T) {
 		if admitted != limit {
 			t.Errorf("day %d: admitted %d charges, want exactly %d", day, admitted, limit)
 		}
-		if got, want := used(t, b, "c", core.Day), core.Credits(limit)*core.Credit; got != want {
+		if got, want := used(t, b, "c", core.Day), core.Credits(limit)*core.Whole(1); got != want {
 			t.Errorf("day %d: used %s, want %s", day, got, want)
 		}
 	}
-	if got, want := used(t, b, "c", core.Month), core.Credits(days*limit)*core.Credit; got != want {
+	if got, want := used(t, b, "c", core.Month), core.Credits(days*limit)*core.Whole(1); got != want {
 		t.Errorf("month used %s, want %s", got, want)
 	}
 }

@@ -16,8 +16,8 @@ func Example() {
 	now := time.Date(2026, time.March, 14, 9, 30, 0, 0, time.UTC)
 	b := core.New(memory.New(), core.WithClock(func() time.Time { return now }))
 	err := b.SetQuotas("client1",
-		core.Quota{Period: core.Day, Limit: 10 * core.Credit},
-		core.Quota{Period: core.Month, Limit: 100 * core.Credit,
+		core.Quota{Period: core.Day, Limit: core.Whole(10)},
+		core.Quota{Period: core.Month, Limit: core.Whole(100),
 			Anchor: time.Date(2026, time.January, 15, 0, 0, 0, 0, time.UTC)}, // renews on the 15th
 	)
 	if err != nil {
@@ -25,7 +25,7 @@ func Example() {
 		return
 	}
 	ctx := context.Background()
-	for _, cost := range []core.Credits{5 * core.Credit, 2_500_000, 5 * core.Credit} {
+	for _, cost := range []core.Credits{core.Whole(5), core.MustParseCredits("2.5"), core.Whole(5)} {
 		out, err := b.Track(ctx, "client1", cost)
 		if errors.Is(err, core.ErrQuotaExceeded) {
 			fmt.Println("refused:", err)

@@ -21,8 +21,8 @@ func TestWindowEndingAtUnixEpoch(t *testing.T) {
 	s := memory.New()
 	defer s.Close()
 	day := int64(24 * time.Hour)
-	o := core.Op{Client: "c", Cost: 10 * core.Credit, Day: core.DaySpan{Start: -day, End: 0}, N: 1}
-	o.List[0] = core.Window{Period: core.Day, Start: -day, End: 0, Limit: 10 * core.Credit}
+	o := &core.Op{Client: "c", Cost: 10_000_000, Bucket: core.Span{Start: -day, End: 0}, At: -day, N: 1}
+	o.List[0] = core.Window{Period: core.Day, Start: -day, End: 0, Limit: 10_000_000}
 	for i, want := range []bool{true, false} {
 		res, err := s.Deduct(t.Context(), o)
 		if err != nil {
@@ -36,7 +36,7 @@ func TestWindowEndingAtUnixEpoch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := res.Used[0], 10*core.Credit; got != want {
+	if got, want := res.Used[0], int64(10_000_000); got != want {
 		t.Errorf("Usage = %v, want %v", got, want)
 	}
 }

@@ -21,10 +21,10 @@ func testBilling(t *testing.T, e *env) {
 	clk := &fakeClock{}
 	clk.Set(d0.Add(23*time.Hour + 58*time.Minute))
 	quotas := []core.Quota{
-		{Period: core.Minute, Limit: 10 * credit},
-		{Period: core.Day, Limit: 100 * credit},
+		{Period: core.Minute, Limit: core.Whole(10)},
+		{Period: core.Day, Limit: core.Whole(100)},
 		// Renews at noon, so the day boundary of the test stays inside one month window.
-		{Period: core.Month, Limit: 1000 * credit, Anchor: d0.AddDate(0, 0, -5).Add(12 * time.Hour)},
+		{Period: core.Month, Limit: core.Whole(1000), Anchor: d0.AddDate(0, 0, -5).Add(12 * time.Hour)},
 	}
 	newBilling := func() *core.Billing {
 		b := core.New(e.store, core.WithClock(clk.Now))
@@ -45,69 +45,69 @@ func testBilling(t *testing.T, e *env) {
 	}
 	track := func(b *core.Billing, label string, cost core.Credits) core.Outcome {
 		t.Helper()
-		out, err := b.TrackLabel(ctx, "acme", label, cost)
+		out, err := b.Charge(ctx, core.Charge{Client: "acme", Label: label, Cost: cost})
 		if err != nil {
-			t.Fatalf("TrackLabel(%q, %v): %v", label, cost, err)
+			t.Fatalf("Charge(%q, %v): %v", label, cost, err)
 		}
 		return out
 	}
 
 	b := newBilling()
-	track(b, "/a", 1*credit)
-	track(b, "/b", 2*credit)
-	out := track(b, "/a", 3*credit)
-	if got, want := used(&out), []core.Credits{6 * credit, 6 * credit, 6 * credit}; !slices.Equal(got, want) {
+	track(b, "/a", core.Whole(1))
+	track(b, "/b", core.Whole(2))
+	out := track(b, "/a", core.Whole(3))
+	if got, want := used(&out), []core.Credits{core.Whole(6), core.Whole(6), core.Whole(6)}; !slices.Equal(got, want) {
 		t.Errorf("Track outcome used %v, want %v", got, want)
 	}
 
-	refused, err := b.Track(ctx, "acme", 5*credit)
+	refused, err := b.Track(ctx, "acme", core.Whole(5))
 	var qe *core.QuotaExceededError
 	if !errors.As(err, &qe) {
 		t.Fatalf("Track over the minute quota: error %v, want a *core.QuotaExceededError", err)
 	}
-	if qe.Quota != core.Minute || qe.Remaining != 4*credit || qe.Required != 5*credit || !qe.RenewsAt.Equal(d0.Add(23*time.Hour+59*time.Minute)) {
+	if qe.Quota != core.Minute || qe.Remaining != core.Whole(4) || qe.Required != core.Whole(5) || !qe.RenewsAt.Equal(d0.Add(23*time.Hour+59*time.Minute)) {
 		t.Errorf("QuotaExceededError = {%v remaining %v required %v renews %v}, want {minute 4 5 %v}",
 			qe.Quota, qe.Remaining, qe.Required, qe.RenewsAt, d0.Add(23*time.Hour+59*time.Minute))
 	}
 	if err := b.Refund(ctx, &refused); err != nil {
 		t.Errorf("Refund of a refused charge: %v", err)
 	}
-	wantStatus("after a refusal", b, 6*credit, 6*credit, 6*credit)
+	wantStatus("after a refusal", b, core.Whole(6), core.Whole(6), core.Whole(6))
 
-	failed := track(b, "/unstable", 2*credit)
-	wantStatus("before a refund", b, 8*credit, 8*credit, 8*credit)
+	failed := track(b, "/unstable", core.Whole(2))
+	wantStatus("before a refund", b, core.Whole(8), core.Whole(8), core.Whole(8))
 	for i := range 2 {
 		if err := b.Refund(ctx, &failed); err != nil {
 			t.Fatalf("Refund %d: %v", i, err)
 		}
-		wantStatus("after a refund", b, 6*credit, 6*credit, 6*credit)
+		wantStatus("after a refund", b, core.Whole(6), core.Whole(6), core.Whole(6))
 	}
 
 	// A second Billing on the store sees and shares the usage.
 	b2 := newBilling()
-	wantStatus("a new Billing", b2, 6*credit, 6*credit, 6*credit)
-	track(b2, "", 4*credit)
-	if _, err := b.Track(ctx, "acme", credit); !errors.Is(err, core.ErrQuotaExceeded) {
+	wantStatus("a new Billing", b2, core.Whole(6), core.Whole(6), core.Whole(6))
+	track(b2, "", core.Whole(4))
+	if _, err := b.Track(ctx, "acme", core.Whole(1)); !errors.Is(err, core.ErrQuotaExceeded) {
 		t.Errorf("Track on the first Billing after the second filled the minute: error %v, want core.ErrQuotaExceeded", err)
 	}
-	wantStatus("the first Billing", b, 10*credit, 10*credit, 10*credit)
+	wantStatus("the first Billing", b, core.Whole(10), core.Whole(10), core.Whole(10))
 
 	// The next day: new minute and day windows, the same month window.
 	clk.Set(d1.Add(30 * time.Second))
-	wantStatus("the next day", b, 0, 0, 10*credit)
-	track(b, "/a", 2*credit)
-	wantStatus("the next day", b2, 2*credit, 2*credit, 12*credit)
+	wantStatus("the next day", b, core.Whole(0), core.Whole(0), core.Whole(10))
+	track(b, "/a", core.Whole(2))
+	wantStatus("the next day", b2, core.Whole(2), core.Whole(2), core.Whole(12))
 
 	days, err := b.DailyUsage(ctx, "acme", d0, d1.AddDate(0, 0, 1))
 	if err != nil {
 		t.Fatalf("DailyUsage: %v", err)
 	}
 	wantDays := []dailySummary{
-		{d0.Format(time.DateOnly), 10 * credit, map[string]core.Credits{"/a": 4 * credit, "/b": 2 * credit, "": 4 * credit}},
-		{d1.Format(time.DateOnly), 2 * credit, map[string]core.Credits{"/a": 2 * credit}},
+		{d0.Format(time.DateOnly), core.Whole(10), map[string]core.Credits{"/a": core.Whole(4), "/b": core.Whole(2), "": core.Whole(4)}},
+		{d1.Format(time.DateOnly), core.Whole(2), map[string]core.Credits{"/a": core.Whole(2)}},
 	}
 	checkDays(t, "DailyUsage", days, wantDays)
-	if total, err := b.TotalUsage(ctx, "acme", d0, d1.AddDate(0, 0, 1)); err != nil || total != 12*credit {
+	if total, err := b.TotalUsage(ctx, "acme", d0, d1.AddDate(0, 0, 1)); err != nil || total != core.Whole(12) {
 		t.Errorf("TotalUsage = %v, %v; want 12, nil", total, err)
 	}
 
@@ -116,10 +116,10 @@ func testBilling(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatalf("DeleteUsage: %v", err)
 	}
-	if got, want := n, 10*credit; got != want {
+	if got, want := n, core.Whole(10); got != want {
 		t.Errorf("DeleteUsage = %v, want %v", got, want)
 	}
-	wantStatus("after deleting the first day", b, 2*credit, 2*credit, 2*credit)
+	wantStatus("after deleting the first day", b, core.Whole(2), core.Whole(2), core.Whole(2))
 	days, err = b2.DailyUsage(ctx, "acme", d0, d1.AddDate(0, 0, 1))
 	if err != nil {
 		t.Fatalf("DailyUsage: %v", err)
@@ -129,7 +129,7 @@ func testBilling(t *testing.T, e *env) {
 	if err := e.store.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if _, err := b.Track(ctx, "acme", credit); !errors.Is(err, core.ErrStoreUnavailable) || !errors.Is(err, core.ErrClosed) {
+	if _, err := b.Track(ctx, "acme", core.Whole(1)); !errors.Is(err, core.ErrStoreUnavailable) || !errors.Is(err, core.ErrClosed) {
 		t.Errorf("Track on a closed store: error %v, want one wrapping core.ErrStoreUnavailable and core.ErrClosed", err)
 	}
 }
@@ -158,7 +158,7 @@ func checkDays(t *testing.T, what string, got []core.DailyUsage, want []dailySum
 	}
 	for i, d := range got {
 		labels := maps.Clone(d.ByLabel)
-		maps.DeleteFunc(labels, func(_ string, c core.Credits) bool { return c == 0 })
+		maps.DeleteFunc(labels, func(_ string, c core.Credits) bool { return c.IsZero() })
 		if d.Date != want[i].date || d.Credits != want[i].credits || !maps.Equal(labels, want[i].byLabel) {
 			t.Errorf("%s: day %d = %s %v %v, want %s %v %v", what, i, d.Date, d.Credits, labels, want[i].date, want[i].credits, want[i].byLabel)
 		}

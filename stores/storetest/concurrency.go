@@ -13,15 +13,15 @@ type concClient struct {
 	windows []core.Window
 	// want is the exact credits the windows admit when every goroutine of the
 	// client charges the same cost, or -1 when the costs are mixed.
-	want core.Credits
+	want int64
 }
 
 // concReport is what one goroutine of a concurrency case reports when it
 // is done.
 type concReport struct {
 	client   int
-	cost     core.Credits
-	admitted [][]core.Credits // Result.Used of each admitted deduction
+	cost     int64
+	admitted [][]int64 // Result.Used of each admitted deduction
 	refused  int
 	errs     []string // the first few failures
 }
@@ -47,24 +47,24 @@ type concReport struct {
 //     deduction reports a usage that has no room for its cost.
 func testConcurrency(t *testing.T, e *env) {
 	tenth := credit / 10
-	w := func(p core.Period, limit core.Credits) core.Window { return e.window(p, 0, limit) }
+	w := func(p core.Period, limit int64) core.Window { return e.window(p, 0, limit) }
 	cases := []struct {
 		name    string
 		clients []concClient
-		costs   []core.Credits
+		costs   []int64
 	}{
-		{"limit 100 cost 1", []concClient{{[]core.Window{w(core.Minute, 100*credit)}, 100 * credit}}, []core.Credits{credit}},
-		{"limit 1000 cost 0.1", []concClient{{[]core.Window{w(core.Minute, 100*credit)}, 100 * credit}}, []core.Credits{tenth}},
-		{"limit 100 cost 3", []concClient{{[]core.Window{w(core.Minute, 100*credit)}, 99 * credit}}, []core.Credits{3 * credit}},
+		{"limit 100 cost 1", []concClient{{[]core.Window{w(core.Minute, 100*credit)}, 100 * credit}}, []int64{credit}},
+		{"limit 1000 cost 0.1", []concClient{{[]core.Window{w(core.Minute, 100*credit)}, 100 * credit}}, []int64{tenth}},
+		{"limit 100 cost 3", []concClient{{[]core.Window{w(core.Minute, 100*credit)}, 99 * credit}}, []int64{3 * credit}},
 		{"multi-window, the smaller binds", []concClient{{[]core.Window{
-			w(core.Minute, 500*credit), w(core.Hour, 50*credit), w(core.Day, core.Unlimited),
-		}, 50 * credit}}, []core.Credits{credit}},
+			w(core.Minute, 500*credit), w(core.Hour, 50*credit), w(core.Day, unlimited),
+		}, 50 * credit}}, []int64{credit}},
 		{"two clients", []concClient{
 			{[]core.Window{w(core.Minute, 60*credit), w(core.Day, 1000*credit)}, 60 * credit},
 			{[]core.Window{w(core.Minute, 1000*credit), w(core.Day, 90*credit)}, 90 * credit},
-		}, []core.Credits{credit}},
-		{"mixed costs", []concClient{{[]core.Window{w(core.Minute, 100*credit), w(core.Day, core.Unlimited)}, -1}},
-			[]core.Credits{credit, 2 * credit, 5 * credit, tenth}},
+		}, []int64{credit}},
+		{"mixed costs", []concClient{{[]core.Window{w(core.Minute, 100*credit), w(core.Day, unlimited)}, -1}},
+			[]int64{credit, 2 * credit, 5 * credit, tenth}},
 	}
 	for ci, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -91,9 +91,9 @@ func runConcurrentRefunds(t *testing.T, e *env) {
 	const limit = 100 * credit
 	g := e.opts.Goroutines
 	attempts := 200/g + 2
-	ws := []core.Window{e.window(core.Minute, 0, limit), e.window(core.Day, 0, core.Unlimited)}
+	ws := []core.Window{e.window(core.Minute, 0, limit), e.window(core.Day, 0, unlimited)}
 	type report struct {
-		kept core.Credits
+		kept int64
 		errs []string
 	}
 	start := make(chan struct{})
@@ -134,7 +134,7 @@ func runConcurrentRefunds(t *testing.T, e *env) {
 		}()
 	}
 	close(start)
-	var kept core.Credits
+	var kept int64
 	for range g {
 		r := <-reports
 		for _, msg := range r.errs {
@@ -149,7 +149,7 @@ func runConcurrentRefunds(t *testing.T, e *env) {
 	if final[0] > limit {
 		t.Errorf("the window ends at %v, over its limit of %v", final[0], limit)
 	}
-	if !slices.Equal(final, []core.Credits{kept, kept}) {
+	if !slices.Equal(final, []int64{kept, kept}) {
 		t.Errorf("the windows end at %v, want %v each: the credits admitted and not refunded", final, kept)
 	}
 	want := records{}
@@ -161,13 +161,13 @@ func runConcurrentRefunds(t *testing.T, e *env) {
 
 // runConcurrent runs one concurrency case and checks the invariants that
 // testConcurrency documents.
-func runConcurrent(t *testing.T, e *env, ids []string, clients []concClient, costs []core.Credits) {
+func runConcurrent(t *testing.T, e *env, ids []string, clients []concClient, costs []int64) {
 	g := max(e.opts.Goroutines, len(clients))
 	perClient := g / len(clients)
 	minCost := slices.Min(costs)
 	attempts := 1
 	for _, c := range clients {
-		var limit core.Credits = -1
+		var limit int64 = -1
 		for _, w := range c.windows {
 			if !w.Unlimited() && (limit < 0 || w.Limit < limit) {
 				limit = w.Limit
@@ -217,12 +217,12 @@ func runConcurrent(t *testing.T, e *env, ids []string, clients []concClient, cos
 	close(start)
 
 	type tally struct {
-		admitted  core.Credits
+		admitted  int64
 		count     int
-		refused   []core.Credits // the costs refused
-		used      [][]core.Credits
+		refused   []int64 // the costs refused
+		used      [][]int64
 		uniform   bool
-		firstCost core.Credits
+		firstCost int64
 		haveCost  bool
 	}
 	tallies := make([]tally, len(clients))
@@ -239,7 +239,7 @@ func runConcurrent(t *testing.T, e *env, ids []string, clients []concClient, cos
 			tl.uniform = false
 		}
 		tl.firstCost, tl.haveCost = r.cost, true
-		tl.admitted += core.Credits(len(r.admitted)) * r.cost
+		tl.admitted += int64(len(r.admitted)) * r.cost
 		tl.count += len(r.admitted)
 		tl.used = append(tl.used, r.admitted...)
 		if r.refused > 0 {
@@ -275,7 +275,7 @@ func runConcurrent(t *testing.T, e *env, ids []string, clients []concClient, cos
 			}
 		}
 		for j, w := range c.windows {
-			seen := make([]core.Credits, 0, len(tl.used))
+			seen := make([]int64, 0, len(tl.used))
 			for _, u := range tl.used {
 				seen = append(seen, u[j])
 			}
@@ -283,7 +283,7 @@ func runConcurrent(t *testing.T, e *env, ids []string, clients []concClient, cos
 		values:
 			for k, v := range seen {
 				switch {
-				case tl.uniform && v != core.Credits(k+1)*tl.firstCost:
+				case tl.uniform && v != int64(k+1)*tl.firstCost:
 					t.Errorf("client %q: %s window: admitted deductions reported usage %v, want %v, %v, ... once each", id, w.Period, head(seen), tl.firstCost, 2*tl.firstCost)
 				case k > 0 && v == seen[k-1]:
 					t.Errorf("client %q: %s window: two admitted deductions both reported usage %v", id, w.Period, v)
@@ -299,4 +299,4 @@ func runConcurrent(t *testing.T, e *env, ids []string, clients []concClient, cos
 }
 
 // head returns at most the first 8 values of s, for messages.
-func head(s []core.Credits) []core.Credits { return s[:min(len(s), 8)] }
+func head(s []int64) []int64 { return s[:min(len(s), 8)] }

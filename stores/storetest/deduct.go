@@ -11,8 +11,8 @@ import (
 func testWithinLimit(t *testing.T, e *env) {
 	w := e.window(core.Minute, 0, 10*credit)
 	steps := []struct {
-		cost core.Credits
-		used core.Credits
+		cost int64
+		used int64
 	}{
 		{3 * credit, 3 * credit},
 		{credit, 4 * credit},
@@ -33,20 +33,20 @@ func testWithinLimit(t *testing.T, e *env) {
 func testOverLimit(t *testing.T, e *env) {
 	cases := []struct {
 		name    string
-		limit   core.Credits
-		prefill core.Credits
-		cost    core.Credits
+		limit   int64
+		prefill int64
+		cost    int64
 	}{
 		{"one over", 10 * credit, 8 * credit, 3 * credit},
-		{"one micro-credit over", 10 * credit, 10 * credit, core.MicroCredit},
+		{"one micro-credit over", 10 * credit, 10 * credit, 1},
 		{"cost above the limit", 10 * credit, 0, 11 * credit},
-		{"zero limit", 0, 0, core.MicroCredit},
-		{"largest cost", 10 * credit, credit, core.MaxCredits},
+		{"zero limit", 0, 0, 1},
+		{"largest cost", 10 * credit, credit, maxCredits},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			client := string(rune('a' + i))
-			ws := []core.Window{e.window(core.Minute, 0, c.limit), e.window(core.Day, 0, core.Unlimited)}
+			ws := []core.Window{e.window(core.Minute, 0, c.limit), e.window(core.Day, 0, unlimited)}
 			if c.prefill > 0 {
 				e.mustDeduct(t, op(client, "l", c.prefill, e.day(0), ws...))
 			}
@@ -100,8 +100,8 @@ func testMultiWindow(t *testing.T, e *env) {
 
 // usedAfter returns the usage of three windows where window full holds
 // fullUsed and the others othersUsed.
-func usedAfter(full int, fullUsed, othersUsed core.Credits) []core.Credits {
-	u := []core.Credits{othersUsed, othersUsed, othersUsed}
+func usedAfter(full int, fullUsed, othersUsed int64) []int64 {
+	u := []int64{othersUsed, othersUsed, othersUsed}
 	u[full] = fullUsed
 	return u
 }
@@ -117,15 +117,15 @@ func testExactUsed(t *testing.T, e *env) {
 	// The hour window already holds usage of its own.
 	e.mustDeduct(t, op("c", "", 2*credit, e.day(0), ws[2]))
 	steps := []struct {
-		cost core.Credits
+		cost int64
 		ok   bool
-		used []core.Credits
+		used []int64
 	}{
-		{1_500_000, true, []core.Credits{1_500_000, 1_500_000, 3_500_000}},
-		{core.MicroCredit, true, []core.Credits{1_500_001, 1_500_001, 3_500_001}},
-		{3_499_999, true, []core.Credits{5 * credit, 5 * credit, 7 * credit}},
-		{6 * credit, false, []core.Credits{5 * credit, 5 * credit, 7 * credit}},
-		{5 * credit, true, []core.Credits{10 * credit, 10 * credit, 12 * credit}},
+		{1_500_000, true, []int64{1_500_000, 1_500_000, 3_500_000}},
+		{1, true, []int64{1_500_001, 1_500_001, 3_500_001}},
+		{3_499_999, true, []int64{5 * credit, 5 * credit, 7 * credit}},
+		{6 * credit, false, []int64{5 * credit, 5 * credit, 7 * credit}},
+		{5 * credit, true, []int64{10 * credit, 10 * credit, 12 * credit}},
 	}
 	for i, s := range steps {
 		res := e.deduct(t, op("c", "", s.cost, e.day(0), ws...))
@@ -173,14 +173,14 @@ func testRenewal(t *testing.T, e *env) {
 
 // testUnlimited: an unlimited window admits any cost and counts it.
 func testUnlimited(t *testing.T, e *env) {
-	un := e.window(core.Day, 0, core.Unlimited)
+	un := e.window(core.Day, 0, unlimited)
 	for i := range 3 {
 		res := e.mustDeduct(t, op("u", "", 1000*credit, e.day(0), un))
-		wantUsed(t, "unlimited", res, core.Credits(i+1)*1000*credit)
+		wantUsed(t, "unlimited", res, int64(i+1)*1000*credit)
 	}
-	res := e.mustDeduct(t, op("max", "", core.MaxCredits, e.day(0), un))
-	wantUsed(t, "largest cost", res, core.MaxCredits)
-	e.wantUsage(t, "largest cost", "max", []core.Window{un}, core.MaxCredits)
+	res := e.mustDeduct(t, op("max", "", maxCredits, e.day(0), un))
+	wantUsed(t, "largest cost", res, maxCredits)
+	e.wantUsage(t, "largest cost", "max", []core.Window{un}, maxCredits)
 
 	// Beside a limited window, the unlimited one counts what is admitted.
 	ws := []core.Window{e.window(core.Minute, 0, 10*credit), un}
@@ -215,33 +215,34 @@ func testZeroCost(t *testing.T, e *env) {
 // testFractional: fractional costs add up exactly, with no drift at any
 // step, and the limit is reached to the micro-credit.
 func testFractional(t *testing.T, e *env) {
-	tenth, err := core.CreditsFromFloat(0.1)
+	c, err := core.CreditsFromFloat(0.1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	tenth := c.Micro()
 	n := e.opts.Calls
-	limit := core.Credits(n) * tenth
-	ws := []core.Window{e.window(core.Minute, 0, limit), e.window(core.Day, 0, core.Unlimited)}
+	limit := int64(n) * tenth
+	ws := []core.Window{e.window(core.Minute, 0, limit), e.window(core.Day, 0, unlimited)}
 	for i := 1; i <= n; i++ {
 		res := e.mustDeduct(t, op("tenth", "", tenth, e.day(0), ws...))
-		if got, want := res.Used[0], core.Credits(i)*tenth; got != want {
+		if got, want := res.Used[0], int64(i)*tenth; got != want {
 			t.Fatalf("deduction %d of 0.1: Used = %v, want %v", i, got, want)
 		}
 	}
-	if res := e.deduct(t, op("tenth", "", core.MicroCredit, e.day(0), ws...)); res.OK {
+	if res := e.deduct(t, op("tenth", "", 1, e.day(0), ws...)); res.OK {
 		t.Errorf("Deduct of one micro-credit after %d deductions of 0.1 filled the limit of %v was admitted", n, limit)
 	}
 	e.wantUsage(t, "0.1 credits", "tenth", ws, limit, limit)
 	e.wantReportAll(t, "0.1 credits", "tenth", records{rec(e.day(0), ""): limit})
 
 	// A third of a credit, rounded once, stays short of a whole credit.
-	third := core.Credits(333_333)
+	third := int64(333_333)
 	w := []core.Window{e.window(core.Minute, 0, credit)}
 	for range 3 {
 		e.mustDeduct(t, op("third", "", third, e.day(0), w...))
 	}
 	e.wantUsage(t, "thirds", "third", w, 999_999)
-	res := e.mustDeduct(t, op("third", "", core.MicroCredit, e.day(0), w...))
+	res := e.mustDeduct(t, op("third", "", 1, e.day(0), w...))
 	wantUsed(t, "the last micro-credit", res, credit)
 }
 
@@ -331,7 +332,7 @@ func testUsageReadsOnly(t *testing.T, e *env) {
 	if got := e.reportAll(t, "u"); !equalRecords(got, before) {
 		t.Errorf("report after Usage = %v, want %v as before", got, before)
 	}
-	e.wantUsage(t, "a client without usage", "nobody", []core.Window{w0, e.window(core.Day, 0, core.Unlimited)}, 0, 0)
+	e.wantUsage(t, "a client without usage", "nobody", []core.Window{w0, e.window(core.Day, 0, unlimited)}, 0, 0)
 	e.wantReportAll(t, "a client only read", "nobody", records{})
 	// The held window still binds.
 	res := e.mustDeduct(t, op("u", "l", 5*credit, e.day(0), w0))

@@ -37,8 +37,8 @@ func testIsolation(t *testing.T, e *env) {
 		}
 		seen[id] = true
 	}
-	ws := []core.Window{e.window(core.Minute, 0, 1000*credit), e.window(core.Day, 0, core.Unlimited)}
-	cost := func(i int) core.Credits { return core.Credits(i+1) * credit }
+	ws := []core.Window{e.window(core.Minute, 0, 1000*credit), e.window(core.Day, 0, unlimited)}
+	cost := func(i int) int64 { return int64(i+1) * credit }
 	for i, id := range ids {
 		e.mustDeduct(t, op(id, "l", cost(i), e.day(0), ws...))
 	}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"io"
 	"testing"
 
 	"github.com/frappy-go/apibilling/core"
@@ -10,11 +11,11 @@ import (
 
 // storeCalls calls every method of core.Store but Close with ctx, on
 // client's windows ws, and returns each call's error by method name.
-func storeCalls(s core.Store, ctx context.Context, o core.Op, from, to int64) []struct {
+func storeCalls(s core.Store, ctx context.Context, o *core.Op, from, to int64) []struct {
 	name string
 	call func() error
 } {
-	del := core.DeleteOp{Client: o.Client, From: from, To: to, N: o.N, List: o.List}
+	del := &core.DeleteOp{Client: o.Client, From: from, To: to, N: o.N, List: o.List}
 	return []struct {
 		name string
 		call func() error
@@ -27,6 +28,10 @@ func storeCalls(s core.Store, ctx context.Context, o core.Op, from, to int64) []
 			return err
 		}},
 		{"Delete", func() error { _, err := s.Delete(ctx, del); return err }},
+		{"Export", func() error { return s.Export(ctx, func(*core.Record) error { return nil }) }},
+		{"Import", func() error {
+			return s.Import(ctx, func() (*core.Record, error) { return nil, io.EOF }, core.ImportOptions{Merge: true})
+		}},
 	}
 }
 
@@ -52,7 +57,7 @@ func testClosed(t *testing.T, e *env) {
 // error wrapping the context's error and changes nothing, as a live context
 // then shows.
 func testCancelled(t *testing.T, e *env) {
-	ws := []core.Window{e.window(core.Minute, 0, 10*credit), e.window(core.Day, 0, core.Unlimited)}
+	ws := []core.Window{e.window(core.Minute, 0, 10*credit), e.window(core.Day, 0, unlimited)}
 	from, to := e.day(0).Start, e.day(1).End
 	for _, dc := range deadContexts() {
 		t.Run(dc.name, func(t *testing.T) {

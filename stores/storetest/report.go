@@ -11,13 +11,13 @@ import (
 // [From, To).
 func testDailyReport(t *testing.T, e *env) {
 	// Three consecutive days as a zone with a DST change has them.
-	d0 := core.DaySpan{Start: e.base, End: e.base + day}
-	d1 := core.DaySpan{Start: d0.End, End: d0.End + 23*hour}
-	d2 := core.DaySpan{Start: d1.End, End: d1.End + 25*hour}
-	w := e.window(core.Week, 0, core.Unlimited)
+	d0 := core.Span{Start: e.base, End: e.base + day}
+	d1 := core.Span{Start: d0.End, End: d0.End + 23*hour}
+	d2 := core.Span{Start: d1.End, End: d1.End + 25*hour}
+	w := e.window(core.Week, 0, unlimited)
 	for _, c := range []struct {
-		d    core.DaySpan
-		cost core.Credits
+		d    core.Span
+		cost int64
 	}{{d0, 1 * credit}, {d1, 2 * credit}, {d1, 3 * credit}, {d2, 4 * credit}} {
 		e.mustDeduct(t, op("c", "", c.cost, c.d, w))
 	}
@@ -48,19 +48,19 @@ func testDailyReport(t *testing.T, e *env) {
 // bytes included, and the empty label is a label like any other.
 func testLabelReport(t *testing.T, e *env) {
 	labels := []string{"", "/api/fetch-data", "/api/fetch-expensive-data", "GET /api/compute?units=0.5", "l\x00\xff:{x}"}
-	w := e.window(core.Week, 0, core.Unlimited)
+	w := e.window(core.Week, 0, unlimited)
 	want := records{}
 	for i, l := range labels {
 		for k := 0; k < 2; k++ {
 			d := e.day(k)
-			cost := core.Credits(i+1)*credit + core.Credits(k)*core.MicroCredit
+			cost := int64(i+1)*credit + int64(k)*1
 			e.mustDeduct(t, op("c", l, cost, d, w))
 			e.mustDeduct(t, op("c", l, cost, d, w))
 			want[rec(d, l)] = 2 * cost
 		}
 	}
 	e.wantReportAll(t, "per label", "c", want)
-	var total core.Credits
+	var total int64
 	for _, v := range want {
 		total += v
 	}
@@ -72,7 +72,7 @@ func testLabelReport(t *testing.T, e *env) {
 // days overlap (never below zero) and leaves other days and windows alone.
 func testDelete(t *testing.T, e *env) {
 	d0, d1, d2 := e.day(0), e.day(1), e.day(2)
-	hourOf := func(d core.DaySpan, h int64) core.Window {
+	hourOf := func(d core.Span, h int64) core.Window {
 		return core.Window{Period: core.Hour, Start: d.Start + h*hour, End: d.Start + (h+1)*hour, Limit: 100 * credit}
 	}
 	week0 := core.Window{Period: core.Week, Start: d1.Start - 7*day, End: d1.Start, Limit: 100 * credit}
@@ -91,34 +91,34 @@ func testDelete(t *testing.T, e *env) {
 	steps := []struct {
 		name     string
 		from, to int64
-		deleted  core.Credits
-		used     []core.Credits
+		deleted  int64
+		used     []int64
 		report   records
 	}{
 		{
 			"empty range", d1.Start, d1.Start, 0,
-			[]core.Credits{3 * credit, 14 * credit, 29 * credit},
+			[]int64{3 * credit, 14 * credit, 29 * credit},
 			records{rec(d0, "a"): 10 * credit, rec(d0, "b"): 5 * credit, rec(d1, "a"): 7 * credit, rec(d2, "a"): 7 * credit},
 		},
 		{
 			// The day overlaps the week and the month, not the hour.
 			"one day", d1.Start, d2.Start, 7 * credit,
-			[]core.Credits{3 * credit, 7 * credit, 22 * credit},
+			[]int64{3 * credit, 7 * credit, 22 * credit},
 			records{rec(d0, "a"): 10 * credit, rec(d0, "b"): 5 * credit, rec(d2, "a"): 7 * credit},
 		},
 		{
 			// The day is in the month only; both of its labels go.
 			"a day of an ended week", d0.Start, d0.End, 15 * credit,
-			[]core.Credits{3 * credit, 7 * credit, 7 * credit},
+			[]int64{3 * credit, 7 * credit, 7 * credit},
 			records{rec(d2, "a"): 7 * credit},
 		},
 		{
 			// 7 credits leave the current hour, which holds 3: it floors.
 			"floors at zero", d2.Start, d2.Start + 1, 7 * credit,
-			[]core.Credits{0, 0, 0},
+			[]int64{0, 0, 0},
 			records{},
 		},
-		{"nothing left", d0.Start, d2.End, 0, []core.Credits{0, 0, 0}, records{}},
+		{"nothing left", d0.Start, d2.End, 0, []int64{0, 0, 0}, records{}},
 	}
 	for _, s := range steps {
 		n, err := e.store.Delete(t.Context(), deleteOp("c", s.from, s.to, live...))

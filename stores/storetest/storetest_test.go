@@ -95,8 +95,9 @@ func TestSuiteCatchesDefects(t *testing.T) {
 // racy checks and deducts in two steps, as the Python module did.
 type racy struct{ core.Store }
 
-func (s racy) Deduct(ctx context.Context, op core.Op) (core.Result, error) {
-	res, err := s.Store.Usage(ctx, op)
+func (s racy) Deduct(ctx context.Context, opp *core.Op) (core.Result, error) {
+	op := *opp
+	res, err := s.Store.Usage(ctx, &op)
 	if err != nil {
 		return res, err
 	}
@@ -107,17 +108,18 @@ func (s racy) Deduct(ctx context.Context, op core.Op) (core.Result, error) {
 	}
 	runtime.Gosched()
 	for i := range op.N {
-		op.List[i].Limit = core.Unlimited
+		op.List[i].Limit = -1
 	}
-	return s.Store.Deduct(ctx, op)
+	return s.Store.Deduct(ctx, &op)
 }
 
 // partial deducts from the windows that have room even when another has
 // none.
 type partial struct{ core.Store }
 
-func (s partial) Deduct(ctx context.Context, op core.Op) (core.Result, error) {
-	res, err := s.Store.Deduct(ctx, op)
+func (s partial) Deduct(ctx context.Context, opp *core.Op) (core.Result, error) {
+	op := *opp
+	res, err := s.Store.Deduct(ctx, &op)
 	if err != nil || res.OK {
 		return res, err
 	}
@@ -130,7 +132,7 @@ func (s partial) Deduct(ctx context.Context, op core.Op) (core.Result, error) {
 		}
 	}
 	if fit.N > 0 {
-		_, err = s.Store.Deduct(ctx, fit)
+		_, err = s.Store.Deduct(ctx, &fit)
 	}
 	return res, err
 }
@@ -138,23 +140,25 @@ func (s partial) Deduct(ctx context.Context, op core.Op) (core.Result, error) {
 // wholeCredits rounds costs down to whole credits.
 type wholeCredits struct{ core.Store }
 
-func (s wholeCredits) Deduct(ctx context.Context, op core.Op) (core.Result, error) {
-	op.Cost = core.Credits(op.Cost.Whole()) * core.Credit
-	return s.Store.Deduct(ctx, op)
+func (s wholeCredits) Deduct(ctx context.Context, opp *core.Op) (core.Result, error) {
+	op := *opp
+	op.Cost = op.Cost / 1_000_000 * 1_000_000
+	return s.Store.Deduct(ctx, &op)
 }
 
 // usedByPeriod reports usage in the order of the periods instead of the
 // op's windows.
 type usedByPeriod struct{ core.Store }
 
-func (s usedByPeriod) Deduct(ctx context.Context, op core.Op) (core.Result, error) {
-	res, err := s.Store.Deduct(ctx, op)
+func (s usedByPeriod) Deduct(ctx context.Context, opp *core.Op) (core.Result, error) {
+	op := *opp
+	res, err := s.Store.Deduct(ctx, &op)
 	idx := make([]int, op.N)
 	for i := range idx {
 		idx[i] = i
 	}
 	slices.SortFunc(idx, func(a, b int) int { return int(op.List[a].Period) - int(op.List[b].Period) })
-	var used [core.MaxQuotas]core.Credits
+	var used [core.MaxQuotas]int64
 	for i, j := range idx {
 		used[i] = res.Used[j]
 	}
@@ -165,8 +169,9 @@ func (s usedByPeriod) Deduct(ctx context.Context, op core.Op) (core.Result, erro
 // zeroChecked refuses a zero cost when a window is full.
 type zeroChecked struct{ core.Store }
 
-func (s zeroChecked) Deduct(ctx context.Context, op core.Op) (core.Result, error) {
-	res, err := s.Store.Deduct(ctx, op)
+func (s zeroChecked) Deduct(ctx context.Context, opp *core.Op) (core.Result, error) {
+	op := *opp
+	res, err := s.Store.Deduct(ctx, &op)
 	if err == nil && op.Cost == 0 {
 		for i, w := range op.Windows() {
 			if !w.Unlimited() && res.Used[i] >= w.Limit {
@@ -180,37 +185,40 @@ func (s zeroChecked) Deduct(ctx context.Context, op core.Op) (core.Result, error
 // unlimitedAsZero takes an unlimited window for one of limit zero.
 type unlimitedAsZero struct{ core.Store }
 
-func (s unlimitedAsZero) Deduct(ctx context.Context, op core.Op) (core.Result, error) {
+func (s unlimitedAsZero) Deduct(ctx context.Context, opp *core.Op) (core.Result, error) {
+	op := *opp
 	for i := range op.N {
 		if op.List[i].Unlimited() {
 			op.List[i].Limit = 0
 		}
 	}
-	return s.Store.Deduct(ctx, op)
+	return s.Store.Deduct(ctx, &op)
 }
 
 // refundWindowsOnly refunds the windows but not the day aggregate.
 type refundWindowsOnly struct{ core.Store }
 
-func (s refundWindowsOnly) Refund(ctx context.Context, op core.Op) error {
-	op.Day.Start++
-	return s.Store.Refund(ctx, op)
+func (s refundWindowsOnly) Refund(ctx context.Context, opp *core.Op) error {
+	op := *opp
+	op.Bucket.Start++
+	return s.Store.Refund(ctx, &op)
 }
 
 // usageCharges reads usage by deducting the op's cost.
 type usageCharges struct{ core.Store }
 
-func (s usageCharges) Usage(ctx context.Context, op core.Op) (core.Result, error) {
-	return s.Store.Deduct(ctx, op)
+func (s usageCharges) Usage(ctx context.Context, opp *core.Op) (core.Result, error) {
+	op := *opp
+	return s.Store.Deduct(ctx, &op)
 }
 
 // fixedDays reports every day as 24 hours long.
 type fixedDays struct{ core.Store }
 
-func (s fixedDays) Report(ctx context.Context, q core.ReportQuery) ([]core.DayRecord, error) {
+func (s fixedDays) Report(ctx context.Context, q core.ReportQuery) ([]core.UsageRecord, error) {
 	recs, err := s.Store.Report(ctx, q)
 	for i := range recs {
-		recs[i].Day.End = recs[i].Day.Start + 24*60*60*1e9
+		recs[i].Bucket.End = recs[i].Bucket.Start + 24*60*60*1e9
 	}
 	return recs, err
 }
@@ -218,9 +226,10 @@ func (s fixedDays) Report(ctx context.Context, q core.ReportQuery) ([]core.DayRe
 // deleteKeepsWindows deletes the day aggregates but leaves the windows.
 type deleteKeepsWindows struct{ core.Store }
 
-func (s deleteKeepsWindows) Delete(ctx context.Context, op core.DeleteOp) (core.Credits, error) {
+func (s deleteKeepsWindows) Delete(ctx context.Context, opp *core.DeleteOp) (int64, error) {
+	op := *opp
 	op.N = 0
-	return s.Store.Delete(ctx, op)
+	return s.Store.Delete(ctx, &op)
 }
 
 // cStringIDs cuts client IDs at the first NUL byte.
@@ -233,17 +242,19 @@ func cut(id string) string {
 	return id
 }
 
-func (s cStringIDs) Deduct(ctx context.Context, op core.Op) (core.Result, error) {
+func (s cStringIDs) Deduct(ctx context.Context, opp *core.Op) (core.Result, error) {
+	op := *opp
 	op.Client = cut(op.Client)
-	return s.Store.Deduct(ctx, op)
+	return s.Store.Deduct(ctx, &op)
 }
 
-func (s cStringIDs) Usage(ctx context.Context, op core.Op) (core.Result, error) {
+func (s cStringIDs) Usage(ctx context.Context, opp *core.Op) (core.Result, error) {
+	op := *opp
 	op.Client = cut(op.Client)
-	return s.Store.Usage(ctx, op)
+	return s.Store.Usage(ctx, &op)
 }
 
-func (s cStringIDs) Report(ctx context.Context, q core.ReportQuery) ([]core.DayRecord, error) {
+func (s cStringIDs) Report(ctx context.Context, q core.ReportQuery) ([]core.UsageRecord, error) {
 	q.Client = cut(q.Client)
 	return s.Store.Report(ctx, q)
 }
@@ -256,10 +267,12 @@ func (closeIgnored) Close() error { return nil }
 // contextIgnored never looks at the context.
 type contextIgnored struct{ core.Store }
 
-func (s contextIgnored) Deduct(_ context.Context, op core.Op) (core.Result, error) {
-	return s.Store.Deduct(context.Background(), op)
+func (s contextIgnored) Deduct(_ context.Context, opp *core.Op) (core.Result, error) {
+	op := *opp
+	return s.Store.Deduct(context.Background(), &op)
 }
 
-func (s contextIgnored) Usage(_ context.Context, op core.Op) (core.Result, error) {
-	return s.Store.Usage(context.Background(), op)
+func (s contextIgnored) Usage(_ context.Context, opp *core.Op) (core.Result, error) {
+	op := *opp
+	return s.Store.Usage(context.Background(), &op)
 }

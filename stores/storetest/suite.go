@@ -116,41 +116,43 @@ func newEnv(t *testing.T, open func(t *testing.T) core.Store, opts Options) *env
 }
 
 const (
-	credit = core.Credit
-	hour   = int64(time.Hour)
-	day    = 24 * hour
+	credit     int64 = 1_000_000 // one credit in micro-credits
+	maxCredits       = int64(1<<53 - 1)
+	unlimited        = int64(-1)
+	hour             = int64(time.Hour)
+	day              = 24 * hour
 )
 
 // window returns the k-th window of period p after base, with the period's
 // nominal length.
-func (e *env) window(p core.Period, k int, limit core.Credits) core.Window {
+func (e *env) window(p core.Period, k int, limit int64) core.Window {
 	n := int64(p.Nominal())
 	s := e.base + int64(k)*n
 	return core.Window{Period: p, Start: s, End: s + n, Limit: limit}
 }
 
 // day returns the k-th 24-hour report day after base.
-func (e *env) day(k int) core.DaySpan {
+func (e *env) day(k int) core.Span {
 	s := e.base + int64(k)*day
-	return core.DaySpan{Start: s, End: s + day}
+	return core.Span{Start: s, End: s + day}
 }
 
 // op builds a Deduct, Refund or Usage operation.
-func op(client, label string, cost core.Credits, d core.DaySpan, ws ...core.Window) core.Op {
-	o := core.Op{Client: client, Label: label, Cost: cost, Day: d, N: len(ws)}
+func op(client, label string, cost int64, d core.Span, ws ...core.Window) *core.Op {
+	o := &core.Op{Client: client, Label: label, Cost: cost, Bucket: d, At: d.Start, N: len(ws)}
 	copy(o.List[:], ws)
 	return o
 }
 
 // deleteOp builds a Delete operation.
-func deleteOp(client string, from, to int64, ws ...core.Window) core.DeleteOp {
-	o := core.DeleteOp{Client: client, From: from, To: to, N: len(ws)}
+func deleteOp(client string, from, to int64, ws ...core.Window) *core.DeleteOp {
+	o := &core.DeleteOp{Client: client, From: from, To: to, N: len(ws)}
 	copy(o.List[:], ws)
 	return o
 }
 
 // deduct calls Deduct and fails the test on an error.
-func (e *env) deduct(t *testing.T, o core.Op) core.Result {
+func (e *env) deduct(t *testing.T, o *core.Op) core.Result {
 	t.Helper()
 	res, err := e.store.Deduct(t.Context(), o)
 	if err != nil {
@@ -160,7 +162,7 @@ func (e *env) deduct(t *testing.T, o core.Op) core.Result {
 }
 
 // mustDeduct deducts o and fails the test unless it is admitted.
-func (e *env) mustDeduct(t *testing.T, o core.Op) core.Result {
+func (e *env) mustDeduct(t *testing.T, o *core.Op) core.Result {
 	t.Helper()
 	res := e.deduct(t, o)
 	if !res.OK {
@@ -170,9 +172,9 @@ func (e *env) mustDeduct(t *testing.T, o core.Op) core.Result {
 }
 
 // usage returns the usage of client's windows ws.
-func (e *env) usage(t *testing.T, client string, ws ...core.Window) []core.Credits {
+func (e *env) usage(t *testing.T, client string, ws ...core.Window) []int64 {
 	t.Helper()
-	o := op(client, "", 0, core.DaySpan{}, ws...)
+	o := op(client, "", 0, core.Span{}, ws...)
 	res, err := e.store.Usage(t.Context(), o)
 	if err != nil {
 		t.Fatalf("Usage(%q): %v", client, err)
@@ -181,7 +183,7 @@ func (e *env) usage(t *testing.T, client string, ws ...core.Window) []core.Credi
 }
 
 // wantUsage checks the usage of client's windows ws.
-func (e *env) wantUsage(t *testing.T, what, client string, ws []core.Window, want ...core.Credits) {
+func (e *env) wantUsage(t *testing.T, what, client string, ws []core.Window, want ...int64) {
 	t.Helper()
 	if got := e.usage(t, client, ws...); !slices.Equal(got, want) {
 		t.Errorf("%s: Usage(%q) = %v, want %v", what, client, got, want)
@@ -189,7 +191,7 @@ func (e *env) wantUsage(t *testing.T, what, client string, ws []core.Window, wan
 }
 
 // wantUsed checks the usage a Result reports for n windows.
-func wantUsed(t *testing.T, what string, res core.Result, want ...core.Credits) {
+func wantUsed(t *testing.T, what string, res core.Result, want ...int64) {
 	t.Helper()
 	if got := res.Used[:len(want)]; !slices.Equal(got, want) {
 		t.Errorf("%s: Result.Used = %v, want %v", what, got, want)
@@ -209,7 +211,7 @@ func (k recKey) String() string {
 // records is a report as a map; aggregates of zero credits are left out,
 // since a store may keep or drop an aggregate that a refund or zero cost
 // left at zero.
-type records map[recKey]core.Credits
+type records map[recKey]int64
 
 func (r records) String() string {
 	keys := make([]recKey, 0, len(r))
@@ -234,7 +236,7 @@ func (r records) String() string {
 	return b.String()
 }
 
-func rec(d core.DaySpan, label string) recKey { return recKey{d.Start, d.End, label} }
+func rec(d core.Span, label string) recKey { return recKey{d.Start, d.End, label} }
 
 // report returns client's day aggregates whose day starts in [from, to). It
 // fails the test on an error, a negative aggregate, or two records of one
@@ -248,7 +250,7 @@ func (e *env) report(t *testing.T, client string, from, to int64) records {
 	out := records{}
 	seen := map[recKey]bool{}
 	for _, r := range recs {
-		k := rec(r.Day, r.Label)
+		k := rec(r.Bucket, r.Label)
 		if seen[k] {
 			t.Errorf("Report(%q) has two records for day and label %v", client, k)
 		}

@@ -2,25 +2,57 @@ package redis
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/frappy-go/apibilling/core"
 )
 
-// Key layout. Every key of one client shares the hash tag {<client>}, so a
-// script that touches them runs on one Redis Cluster slot:
+// Key layout. Every key of one client starts with the client's hash
+// <prefix>:{<tag>}, so all of them hash to one Redis Cluster slot:
 //
-//	<prefix>:{<client>}:w:<period>  hash: s = window start, u = credits used,
-//	                                x = expiry in Unix milliseconds
-//	<prefix>:{<client>}:d           hash: one field per day and label, plus p
+//	<prefix>:{<tag>}           hash: the client (see clientFields)
+//	<prefix>:{<tag>}:d:<day>   hash: usage aggregates of older hours whose
+//	                           start falls on Unix day <day>; field
+//	                           <start><end><label>, value the credits
+//	<prefix>:{<tag>}:i         sorted set: the <day>s that have a hash,
+//	                           scored by the day number
+//	<prefix>:{<tag>}:k:<key>   string: the record of idempotency key <key>
+//	<prefix>:{<tag>}:ki        sorted set: the client's keys, scored by the
+//	                           Unix millisecond their record expires at
+//	<prefix>:import            string: the ID of an import in progress
 //
-// <client> is the client ID with '%', '{' and '}' written as %25, %7B and
-// %7D (and the empty ID as a lone '%'), so that no ID can end the tag early
-// or collide with another; any other byte, ':' and NUL included, is kept.
+// <tag> is the client ID with '%', '{' and '}' written as %25, %7B and %7D
+// (and the empty ID as a lone '%'), so that no ID can end the tag early or
+// collide with another; any other byte, ':' and NUL included, is kept.
+// <day> is the day number floor(start / 24 h) of Unix time, written as a
+// sign and seven digits ("+0020631"), so that the member and the key
+// suffix are one string.
+//
+// clientFields: the client hash holds, for each period p (one digit):
+//
+//	s<p>  the window's start and end (20 digits each, see appendTime)
+//	u<p>  the credits used, in micro-credits (decimal)
+//	f<p>  the threshold bits set (decimal; absent is none)
+//
+// and the latest hour aggregate (the "current bucket"):
+//
+//	b         the bucket: start and end (20 digits each) and <day>
+//	l<label>  the credits of the bucket under label
+//	k         present when the client has idempotency keys but no counters
+//
+// Older hours live in the day hashes; a charge into a later hour moves the
+// current bucket's labels there (once per hour and client).
 
-// recordLen is the length of a window record in a script's arguments.
-const recordLen = 72
+// timeLen, bucketLen and dayLen are the lengths of encoded times,
+// buckets and day numbers.
+const (
+	timeLen   = 20
+	dayLen    = 8
+	bucketLen = 2*timeLen + dayLen
+	dayNs     = int64(24 * 60 * 60 * 1e9)
+)
 
-// appendTag appends "<prefix>:{<client>}:" appended to b.
+// appendTag appends "<prefix>:{<tag>}" to b: the key of client's hash.
 func appendTag(b []byte, prefix, client string) []byte {
 	b = append(b, prefix...)
 	b = append(b, ":{"...)
@@ -39,62 +71,56 @@ func appendTag(b []byte, prefix, client string) []byte {
 			b = append(b, c)
 		}
 	}
-	return append(b, "}:"...)
+	return append(b, '}')
 }
 
-// periodSuffix names the window counter of each period.
-var periodSuffix = [core.MaxQuotas]string{}
-
-func init() {
-	for p := range core.Period(core.MaxQuotas) {
-		periodSuffix[p] = "w:" + p.String()
+// clientOf returns the client ID of a client hash's key under prefix, and
+// whether key is one.
+func clientOf(key, prefix string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, prefix+":{")
+	if !ok || len(rest) < 2 || rest[len(rest)-1] != '}' {
+		return "", false
 	}
-}
-
-// keys returns the keys of client's window counters for ws and, when day is
-// true, of its day aggregates last. They share one allocation.
-func (s *Store) keys(client string, ws []core.Window, day bool) []string {
-	n := len(ws)
-	if day {
-		n++
+	tag := rest[:len(rest)-1]
+	if strings.ContainsAny(tag, "{}") {
+		return "", false
 	}
-	var arr [core.MaxQuotas + 1]int // end offset of each key
-	var stack [512]byte
-	buf := stack[:0]
-	for i, w := range ws {
-		buf = appendTag(buf, s.prefix, client)
-		if w.Period.Valid() {
-			buf = append(buf, periodSuffix[w.Period]...)
-		} else {
-			buf = append(buf, "w:"...)
-			buf = strconv.AppendUint(buf, uint64(w.Period), 10)
+	if tag == "%" {
+		return "", true
+	}
+	if strings.IndexByte(tag, '%') < 0 {
+		return tag, true
+	}
+	var b strings.Builder
+	for i := 0; i < len(tag); i++ {
+		if tag[i] != '%' {
+			b.WriteByte(tag[i])
+			continue
 		}
-		arr[i] = len(buf)
+		switch {
+		case strings.HasPrefix(tag[i:], "%25"):
+			b.WriteByte('%')
+		case strings.HasPrefix(tag[i:], "%7B"):
+			b.WriteByte('{')
+		case strings.HasPrefix(tag[i:], "%7D"):
+			b.WriteByte('}')
+		default:
+			return "", false
+		}
+		i += 2
 	}
-	if day {
-		buf = appendTag(buf, s.prefix, client)
-		buf = append(buf, 'd')
-		arr[len(ws)] = len(buf)
-	}
-	all := string(buf)
-	keys := make([]string, n)
-	from := 0
-	for i := range keys {
-		keys[i] = all[from:arr[i]]
-		from = arr[i]
-	}
-	return keys
+	return b.String(), true
 }
 
 // appendTime appends t as 20 decimal digits of uint64(t) XOR 2^63, so that
 // equal-width strings order as the times do, negative times included.
 func appendTime(b []byte, t int64) []byte {
-	return appendPadded(b, uint64(t)^(1<<63), 20)
+	return appendPadded(b, uint64(t)^(1<<63), timeLen)
 }
 
 // parseTime reverses appendTime.
 func parseTime(s string) (int64, bool) {
-	if len(s) != 20 {
+	if len(s) != timeLen {
 		return 0, false
 	}
 	u, err := strconv.ParseUint(s, 10, 64)
@@ -119,32 +145,70 @@ func appendPadded(b []byte, u uint64, width int) []byte {
 	return append(b, d[i:]...)
 }
 
-// appendWindows appends the window records of ws: start, end, limit and the
-// counter's expiry in Unix milliseconds, no earlier than nowMs (so a counter
-// of a window that the caller's clock places in the past still lives for
-// the grace after each write).
-func (s *Store) appendWindows(b []byte, ws []core.Window, nowMs int64) []byte {
-	for _, w := range ws {
-		b = appendTime(b, w.Start)
-		b = appendTime(b, w.End)
-		switch {
-		case w.Limit == core.Unlimited:
-			b = append(b, "-000000000000001"...)
-		case w.Limit < 0: // not a valid limit: admits nothing but zero costs
-			b = appendPadded(b, 0, 16)
-		default: // limits above MaxCredits are not valid either
-			b = appendPadded(b, uint64(min(w.Limit, core.MaxCredits)), 16)
+// dayOf returns the Unix day number of t: floor(t / 24 h).
+func dayOf(t int64) int64 {
+	q := t / dayNs
+	if t%dayNs < 0 {
+		q--
+	}
+	return q
+}
+
+// appendDay appends a day number as a sign and seven digits.
+func appendDay(b []byte, d int64) []byte {
+	if d < 0 {
+		return appendPadded(append(b, '-'), uint64(-d), dayLen-1)
+	}
+	return appendPadded(append(b, '+'), uint64(d), dayLen-1)
+}
+
+// appendBucket appends a bucket: start, end and day number.
+func appendBucket(b []byte, s core.Span) []byte {
+	b = appendTime(b, s.Start)
+	b = appendTime(b, s.End)
+	return appendDay(b, dayOf(s.Start))
+}
+
+// appendWindowSpan appends a window's start and end: what its s<p> field
+// holds.
+func appendWindowSpan(b []byte, w *core.Window) []byte {
+	b = appendTime(b, w.Start)
+	return appendTime(b, w.End)
+}
+
+// appendLimit appends a window's limit and, if it has any, its alert
+// levels: "-1" for unlimited, else the limit in micro-credits, then
+// ",l0,l1,l2,l3" when a level is set.
+func appendLimit(b []byte, w *core.Window) []byte {
+	switch {
+	case w.Limit < 0:
+		b = append(b, "-1"...)
+	default:
+		b = strconv.AppendInt(b, w.Limit, 10)
+	}
+	if w.Levels != [core.MaxLevels]int64{} {
+		for _, l := range w.Levels {
+			b = append(b, ',')
+			b = strconv.AppendInt(b, max(l, 0), 10)
 		}
-		exp := max(w.End/1e6, nowMs) + s.graceMs
-		b = appendPadded(b, uint64(max(exp, 1)), 16)
 	}
 	return b
 }
 
-// appendDayField appends the field of a day aggregate: the day's start and
-// end, then the label.
-func appendDayField(b []byte, d core.DaySpan, label string) []byte {
-	b = appendTime(b, d.Start)
-	b = appendTime(b, d.End)
-	return append(b, label...)
+// maxDecimal is core.MaxUsage as the scripts compare it: 19 digits.
+const maxDecimal = "9223372036854775807"
+
+// appendRoom appends MaxUsage - used as 19 digits: the most a counter may
+// hold before adding used (0 <= used).
+func appendRoom(b []byte, used int64) []byte {
+	return appendPadded(b, uint64(core.MaxUsage-used), len(maxDecimal))
+}
+
+// msCeil returns t in Unix milliseconds, rounded up, and at least 1.
+func msCeil(t int64) int64 {
+	ms := t / 1e6
+	if t%1e6 > 0 {
+		ms++
+	}
+	return max(ms, 1)
 }

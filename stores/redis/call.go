@@ -1,0 +1,258 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/frappy-go/apibilling/core"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// maxArgs is the most ARGV a script call takes: 4 + 3 per window + 3.
+const maxArgs = 4 + 3*core.MaxQuotas + 3
+
+// call is the state of one script call: its arguments, built in one buffer
+// and passed to go-redis as values that encode themselves, so that a call
+// allocates little, and whether go-redis started writing it.
+type call struct {
+	buf  []byte
+	ends [maxArgs]int // end offset of each argument in buf
+	n    int          // arguments
+	args [maxArgs]arg
+	argv []any // evalsha, sha, numkeys, keys..., args...
+	// written is set when go-redis encodes the command into a
+	// connection's buffer: from then on, Redis may run it.
+	written bool
+}
+
+// arg is one script argument, a slice of call.buf. go-redis encodes it by
+// calling MarshalBinary, which also tells the call that it is being
+// written.
+type arg struct {
+	b []byte
+	c *call
+}
+
+// MarshalBinary returns the argument's bytes.
+func (a *arg) MarshalBinary() ([]byte, error) {
+	if a.c != nil {
+		a.c.written = true
+	}
+	return a.b, nil
+}
+
+// String returns the argument, for go-redis's logs and hooks.
+func (a *arg) String() string { return string(a.b) }
+
+var calls = sync.Pool{New: func() any {
+	c := &call{buf: make([]byte, 0, 512), argv: make([]any, 0, 5+maxArgs)}
+	for i := range c.args {
+		c.args[i].c = c
+	}
+	return c
+}}
+
+func getCall() *call {
+	c := calls.Get().(*call)
+	c.buf = c.buf[:0]
+	c.n = 0
+	c.written = false
+	return c
+}
+
+func putCall(c *call) {
+	if cap(c.buf) > 64<<10 {
+		return // a large import record: let it go
+	}
+	for i := range c.argv {
+		c.argv[i] = nil
+	}
+	c.argv = c.argv[:0]
+	calls.Put(c)
+}
+
+// end ends the argument written to c.buf since the previous one.
+func (c *call) end() {
+	c.ends[c.n] = len(c.buf)
+	c.n++
+}
+
+// prepare sets the command's arguments: the script's SHA-1, keys, and the
+// arguments in c.buf.
+func (c *call) prepare(sc *script, keys ...string) {
+	c.argv = append(c.argv[:0], "evalsha", sc.sha, numKeys[len(keys)])
+	for _, k := range keys {
+		c.argv = append(c.argv, k)
+	}
+	from := 0
+	for i := range c.n {
+		c.args[i].b = c.buf[from:c.ends[i]:c.ends[i]]
+		from = c.ends[i]
+		c.argv = append(c.argv, &c.args[i])
+	}
+}
+
+var numKeys = [...]string{"0", "1", "2"}
+
+// noRetry is a script command that go-redis must not send twice: a script
+// that Redis ran but whose reply was lost would be applied again.
+type noRetry struct{ *goredis.Cmd }
+
+// NoRetry tells go-redis not to retry the command.
+func (noRetry) NoRetry() bool { return true }
+
+// eval runs the call's script and returns its reply. A script the server
+// does not hold (NOSCRIPT: after a restart, a failover or SCRIPT FLUSH) is
+// sent again with EVAL, which also caches it. writes says whether the
+// script changes state, so that a lost reply is an unknown outcome.
+func (s *Store) eval(ctx context.Context, op string, sc *script, c *call, writes bool, timeout time.Duration) (any, error) {
+	ctx, cancel, err := s.begin(ctx, op, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if cancel != nil {
+		defer cancel()
+	}
+	s.stats.calls.Add(1)
+	if s.counting != nil {
+		sc = s.counting[sc]
+		c.argv[1] = sc.sha
+	}
+	cmd := goredis.NewCmd(ctx, c.argv...)
+	err = s.client.Process(ctx, noRetry{cmd})
+	if err != nil && isNoScript(err) {
+		s.stats.scriptLoads.Add(1)
+		c.argv[0], c.argv[1] = "eval", sc.src
+		c.written = false
+		cmd = goredis.NewCmd(ctx, c.argv...)
+		err = s.client.Process(ctx, noRetry{cmd})
+	}
+	if err != nil {
+		if errors.Is(err, goredis.Nil) {
+			return nil, nil
+		}
+		return nil, s.fail(op, err, writes && c.written && replyLost(err))
+	}
+	v := cmd.Val()
+	if s.counting != nil {
+		r, ok := v.([]any)
+		if !ok || len(r) != 2 {
+			return nil, s.badReply(op, v)
+		}
+		n, _ := r[0].(int64)
+		s.lastCalls.Store(n)
+		v = r[1]
+	}
+	return v, nil
+}
+
+// isNoScript reports whether Redis answered that it does not hold the
+// script.
+func isNoScript(err error) bool {
+	var re goredis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "NOSCRIPT")
+}
+
+// replyLost reports whether err, the error of a command that go-redis began
+// writing, leaves its outcome unknown: Redis may have run it. That is so
+// unless Redis answered with an error (it then did not run a script that
+// failed before writing, as every script here does) or the write itself
+// failed (Redis never receives part of a command as a whole one).
+func replyLost(err error) bool {
+	var re goredis.Error
+	if errors.As(err, &re) {
+		return false
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "write" {
+		return false
+	}
+	return true
+}
+
+// begin checks that the store is open and ctx not done, and returns the
+// context to run the operation under: ctx itself when its deadline comes
+// within timeout, else ctx bounded by it.
+func (s *Store) begin(ctx context.Context, op string, timeout time.Duration) (context.Context, context.CancelFunc, error) {
+	if err := s.check(ctx, op); err != nil {
+		return nil, nil, err
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) <= timeout {
+		return ctx, nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return ctx, cancel, nil
+}
+
+// check reports why an operation cannot start: ctx is done or the store
+// is closed.
+func (s *Store) check(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return &unavailableError{op: op, err: err}
+	}
+	if s.closed.Load() {
+		return &closedError{op: op}
+	}
+	return nil
+}
+
+// fail counts a failed call and returns its error.
+func (s *Store) fail(op string, err error, unknown bool) error {
+	s.stats.failed.Add(1)
+	if unknown {
+		s.stats.outcomeUnknown.Add(1)
+	}
+	return &unavailableError{op: op, err: err, unknown: unknown}
+}
+
+func (s *Store) badReply(op string, v any) error {
+	return s.fail(op, &replyError{v}, false)
+}
+
+// unavailableError is a failure of Redis or of the context: it matches
+// [core.ErrStoreUnavailable] and its cause with errors.Is, and
+// [core.ErrOutcomeUnknown] when the reply of a command that changes state
+// was lost.
+type unavailableError struct {
+	op      string
+	err     error
+	unknown bool
+}
+
+func (e *unavailableError) Error() string {
+	if e.unknown {
+		return "apibilling/redis: " + e.op + ": the reply was lost, the call may have been applied: " + e.err.Error()
+	}
+	return "apibilling/redis: " + e.op + ": " + e.err.Error()
+}
+
+func (e *unavailableError) Unwrap() []error {
+	if e.unknown {
+		return []error{core.ErrStoreUnavailable, core.ErrOutcomeUnknown, e.err}
+	}
+	return []error{core.ErrStoreUnavailable, e.err}
+}
+
+// closedError is the error of a call after Close.
+type closedError struct{ op string }
+
+func (e *closedError) Error() string   { return "apibilling/redis: " + e.op + ": " + core.ErrClosed.Error() }
+func (e *closedError) Unwrap() []error { return []error{core.ErrStoreUnavailable, core.ErrClosed} }
+
+// replyError is a reply the store cannot read.
+type replyError struct{ v any }
+
+func (e *replyError) Error() string { return "unexpected reply " + fmtReply(e.v) }
+
+func fmtReply(v any) string {
+	s := strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(fmt.Sprint(v), "\n", " "), "\r", " "))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}

@@ -69,8 +69,8 @@ local function before(a, b)
   return tonumber(string.sub(a, 11, 20)) < tonumber(string.sub(b, 11, 20))
 end
 local function over(u, room)
-  if #u < 19 then return false end
   if #u > 19 then return true end
+  if #u < 19 then u = string.rep('0', 19 - #u) .. u end
   local x, y = tonumber(string.sub(u, 1, 10)), tonumber(string.sub(room, 1, 10))
   if x ~= y then return x > y end
   return tonumber(string.sub(u, 11)) > tonumber(string.sub(room, 11))

@@ -241,7 +241,9 @@ func (e *unavailableError) Unwrap() []error {
 // closedError is the error of a call after Close.
 type closedError struct{ op string }
 
-func (e *closedError) Error() string   { return "apibilling/redis: " + e.op + ": " + core.ErrClosed.Error() }
+func (e *closedError) Error() string {
+	return "apibilling/redis: " + e.op + ": " + core.ErrClosed.Error()
+}
 func (e *closedError) Unwrap() []error { return []error{core.ErrStoreUnavailable, core.ErrClosed} }
 
 // replyError is a reply the store cannot read.

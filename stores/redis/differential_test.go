@@ -48,19 +48,19 @@ func TestMatchesMemory(t *testing.T) {
 }
 
 type diffRun struct {
-	t        *testing.T
-	rnd      *rand.Rand
-	mem      *memory.Store
-	red      *Store
-	base     int64
-	now      int64
-	latest   int64           // the latest time of the run
-	huge     map[string]bool // clients with usage near MaxUsage
+	t      *testing.T
+	rnd    *rand.Rand
+	mem    *memory.Store
+	red    *Store
+	base   int64
+	now    int64
+	latest int64           // the latest time of the run
+	huge   map[string]bool // clients with usage near MaxUsage
 	// keyExp is when the record of each client's key expires. The memory
 	// store may drop a record once a charge's time passes its expiry, so
 	// after the clock moved back the test avoids keys whose record has
 	// expired at the latest time but not at the current one.
-	keyExp map[[2]string]int64
+	keyExp   map[[2]string]int64
 	log      []string
 	limits   map[string][core.MaxQuotas]int64 // per client, per period: limit (0: no quota)
 	admitted []core.Op

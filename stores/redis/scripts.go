@@ -531,9 +531,9 @@ return removed
 
 // exportScript reads one client, a page at a time: KEYS[1] is the client
 // hash; ARGV the first day number to read ('-inf' at first), the day below
-// which pages are read before the last (” at first: the script takes the
-// day before the current hour's), and the most days per page. A page
-// returns {0, D0, next day, days}; the last page returns {1, D0, ”, days,
+// which pages are read before the last (empty at first: the script takes
+// the day before the current hour's), and the most days per page. A page
+// returns {0, D0, next day, days}; the last page returns {1, D0, "", days,
 // the client hash, the key records}, where days is {day, {field, value,
 // ...}, ...}. The last page reads the days from D0 on, the client hash and
 // the key records in one step, so that an hour moved from the client hash

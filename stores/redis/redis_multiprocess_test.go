@@ -21,7 +21,7 @@ const (
 	childEnv        = "APIBILLING_REDIS_CHILD" // "prefix clock-ns"
 	childProcesses  = 4
 	childGoroutines = 16
-	childAttempts   = 40 // per goroutine: 4*16*40 = 2560 attempts of 1 credit
+	childAttempts   = 40   // per goroutine: 4*16*40 = 2560 attempts of 1 credit
 	childLimit      = 1000 // credits
 	childClient     = "shared{client}:\x00"
 	keyClient       = "keyed{client}"

@@ -6,8 +6,10 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -77,7 +79,26 @@ func apibilling(b *testing.B, c *goredis.Client, clients int, quotas ...core.Quo
 		}
 	}
 	return func(ctx context.Context, i int) (bool, error) {
-		out, err := bill.Track(ctx, ids[i], core.Credit)
+		out, err := bill.Track(ctx, ids[i], core.Whole(1))
+		return out.Allowed(), err
+	}
+}
+
+func apibillingAP(b *testing.B, ap goredis.UniversalClient, c *goredis.Client, clients int, quotas ...core.Quota) charger {
+	s, err := redisstore.New(ap, &redisstore.Options{Prefix: prefix(b, c), Timeout: 5 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bill := core.New(s)
+	ids := make([]string, clients)
+	for i := range ids {
+		ids[i] = "client-" + strconv.Itoa(i)
+		if err := bill.SetQuotas(ids[i], quotas...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return func(ctx context.Context, i int) (bool, error) {
+		out, err := bill.Track(ctx, ids[i], core.Whole(1))
 		return out.Allowed(), err
 	}
 }
@@ -102,7 +123,8 @@ func ulule(b *testing.B, c *goredis.Client, clients int) charger {
 
 // BenchmarkRedis charges one credit per operation from 1, 16 and 64
 // goroutines (one client each) through each store, and reports operations
-// per second and the 99th percentile latency in microseconds.
+// per second, the 99th percentile latency in microseconds and the Redis
+// time per script call.
 //
 // apibilling/1quota is the like-for-like case (one limited window, as
 // ulule's one rate); apibilling/2quotas charges a day and an unlimited
@@ -125,19 +147,78 @@ func BenchmarkRedis(b *testing.B) {
 	for _, g := range []int{1, 16, 64} {
 		for _, st := range stores {
 			b.Run(fmt.Sprintf("goroutines=%d/store=%s", g, st.name), func(b *testing.B) {
-				run(b, st.open(b, g), g)
+				run(b, c, st.open(b, g), g)
 			})
 		}
 	}
 }
 
-// run calls charge b.N times from g goroutines and reports ops/s and p99.
-func run(b *testing.B, charge charger, g int) {
+// scriptStats returns the calls of EVALSHA that Redis has counted and the
+// microseconds it spent in them (INFO commandstats), or zeros if Redis does
+// not say.
+func scriptStats(c *goredis.Client) (calls, usec float64) {
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(info, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_evalsha:")
+		if !ok {
+			continue
+		}
+		for _, kv := range strings.Split(rest, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "calls":
+				calls, _ = strconv.ParseFloat(v, 64)
+			case "usec":
+				usec, _ = strconv.ParseFloat(v, 64)
+			}
+		}
+	}
+	return calls, usec
+}
+
+// redisCPU returns the CPU time Redis has used, in seconds (INFO cpu:
+// user and system time of all its threads).
+func redisCPU(c *goredis.Client) float64 {
+	info, err := c.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var sum float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+			f, _ := strconv.ParseFloat(v, 64)
+			sum += f
+		}
+	}
+	return sum
+}
+
+// processCPU returns the CPU time this process has used, in seconds.
+func processCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// run calls charge b.N times from g goroutines and reports ops/s, p99,
+// the microseconds Redis spent per script call (from INFO commandstats),
+// and the CPU time per operation of Redis (INFO cpu, all its threads,
+// network included) and of this process. Other clients of the same Redis
+// running at the same time would count in Redis's figures too.
+func run(b *testing.B, c *goredis.Client, charge charger, g int) {
 	lat := make([]time.Duration, b.N) // one slot per operation, filled once
 	var next atomic.Int64
 	var failed, refused atomic.Int64
 	var wg sync.WaitGroup
 	b.ReportAllocs()
+	calls0, usec0 := scriptStats(c)
+	rcpu0, pcpu0 := redisCPU(c), processCPU()
 	b.ResetTimer()
 	start := time.Now()
 	for i := range g {
@@ -163,6 +244,13 @@ func run(b *testing.B, charge charger, g int) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
+	rcpu1, pcpu1 := redisCPU(c), processCPU()
+	calls1, usec1 := scriptStats(c)
+	if calls1 > calls0 {
+		b.ReportMetric((usec1-usec0)/(calls1-calls0), "redis-µs/op")
+	}
+	b.ReportMetric((rcpu1-rcpu0)*1e6/float64(b.N), "redis-cpu-µs/op")
+	b.ReportMetric((pcpu1-pcpu0)*1e6/float64(b.N), "client-cpu-µs/op")
 	if f, r := failed.Load(), refused.Load(); f > 0 || r > 0 {
 		b.Fatalf("%d of %d operations failed and %d were refused; want none", f, b.N, r)
 	}

@@ -191,6 +191,7 @@ func (s *Store) exportClient(ctx context.Context, h, client string, fn func(*cor
 // hour's aggregates.
 func (s *Store) exportHash(client string, hash []any, fn func(*core.Record) error) error {
 	var ws [core.MaxQuotas]core.Record
+	var counters [core.MaxQuotas]map[string]string // counter fields by start
 	var bucket string
 	var labels []any
 	for j := 0; j+1 < len(hash); j += 2 {
@@ -199,47 +200,51 @@ func (s *Store) exportHash(client string, hash []any, fn func(*core.Record) erro
 		if len(f) == 0 {
 			continue
 		}
-		switch f[0] {
-		case 's', 'u', 'f':
-			if len(f) != 2 || f[1] < '0' || f[1] >= '0'+core.MaxQuotas {
-				continue
+		switch c := f[0]; {
+		case c >= '0' && c < '0'+core.MaxQuotas && len(f) == 1+timeLen:
+			p := c - '0'
+			if counters[p] == nil {
+				counters[p] = map[string]string{}
 			}
+			counters[p][f[1:]] = val
+		case (c == 's' || c == 'f') && len(f) == 2 && f[1] >= '0' && f[1] < '0'+core.MaxQuotas:
 			w := &ws[f[1]-'0']
-			switch f[0] {
-			case 's':
+			if c == 's' {
 				start, ok1 := parseTime(val[:min(timeLen, len(val))])
 				end, ok2 := parseTime(val[min(timeLen, len(val)):])
 				if !ok1 || !ok2 {
 					return s.badReply("export", hash)
 				}
 				w.Kind, w.Start, w.End = core.RecordWindow, start, end
-			case 'u':
-				n, err := strconv.ParseInt(val, 10, 64)
-				if err != nil {
-					return s.badReply("export", hash)
-				}
-				w.Used = n
-			case 'f':
-				n, err := strconv.ParseUint(val, 10, 8)
-				if err != nil {
-					return s.badReply("export", hash)
-				}
-				w.Fired = uint8(n)
+				continue
 			}
-		case 'b':
-			if f == "b" {
-				bucket = val
+			n, err := strconv.ParseUint(val, 10, 8)
+			if err != nil {
+				return s.badReply("export", hash)
 			}
-		case 'l':
+			w.Fired = uint8(n)
+		case f == "b":
+			bucket = val
+		case c == 'l' && len(f) >= 1+timeLen:
 			labels = append(labels, hash[j], hash[j+1])
 		}
 	}
 	for p := range ws {
-		if w := &ws[p]; w.Kind == core.RecordWindow {
-			w.Client, w.Period = client, core.Period(p)
-			if err := fn(w); err != nil {
-				return err
+		w := &ws[p]
+		if w.Kind != core.RecordWindow {
+			continue
+		}
+		var start [timeLen]byte
+		if u, ok := counters[p][string(appendTime(start[:0], w.Start))]; ok {
+			n, err := strconv.ParseInt(u, 10, 64)
+			if err != nil {
+				return s.badReply("export", hash)
 			}
+			w.Used = n
+		}
+		w.Client, w.Period = client, core.Period(p)
+		if err := fn(w); err != nil {
+			return err
 		}
 	}
 	if len(bucket) < 2*timeLen {
@@ -248,7 +253,7 @@ func (s *Store) exportHash(client string, hash []any, fn func(*core.Record) erro
 	var rec core.Record
 	for j := 0; j < len(labels); j += 2 {
 		f := labels[j].(string)
-		u, ok := parseUsage(bucket[:2*timeLen]+f[1:], labels[j+1])
+		u, ok := parseUsage(bucket[:2*timeLen]+f[1+timeLen:], labels[j+1])
 		if !ok {
 			return s.badReply("export", hash)
 		}
@@ -417,9 +422,8 @@ func (s *Store) importArgs(c *call, rec *core.Record, merge bool) bool {
 		h, _ := s.clientKeys(rec.Client, "")
 		c.buf = append(c.buf, 'w')
 		c.end()
-		c.buf = append(c.buf, byte('0'+rec.Period))
+		c.buf = appendCounter(c.buf, &core.Window{Period: rec.Period, Start: rec.Start})
 		c.end()
-		c.buf = appendTime(c.buf, rec.Start)
 		c.buf = appendTime(c.buf, rec.End)
 		c.end()
 		c.buf = strconv.AppendInt(c.buf, used, 10)
@@ -442,9 +446,10 @@ func (s *Store) importArgs(c *call, rec *core.Record, merge bool) bool {
 		keep := s.keepUntil(rec.End, now)
 		c.buf = append(c.buf, 'u')
 		c.end()
-		c.buf = appendBucket(c.buf, core.Span{Start: rec.Start, End: rec.End})
+		bucket := core.Span{Start: rec.Start, End: rec.End}
+		c.buf = appendBucket(c.buf, bucket)
 		c.end()
-		c.buf = append(append(c.buf, 'l'), rec.Label...)
+		c.buf = appendLabelField(c.buf, bucket, rec.Label)
 		c.end()
 		c.buf = strconv.AppendInt(c.buf, used, 10)
 		c.end()

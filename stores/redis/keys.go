@@ -30,17 +30,22 @@ import (
 //
 // clientFields: the client hash holds, for each period p (one digit):
 //
-//	s<p>  the window's start and end (20 digits each, see appendTime)
-//	u<p>  the credits used, in micro-credits (decimal)
-//	f<p>  the threshold bits set (decimal; absent is none)
+//	<p><start>  the credits used in the window of period p starting at
+//	            start (20 digits, see appendTime), in micro-credits
+//	s<p>        that window's start and end (20 digits each)
+//	f<p>        its threshold bits (decimal; absent is none)
 //
 // and the latest hour aggregate (the "current bucket"):
 //
-//	b         the bucket: start and end (20 digits each) and <day>
-//	l<label>  the credits of the bucket under label
-//	k         present when the client has idempotency keys but no counters
+//	b               the bucket: start and end (20 digits each) and <day>
+//	l<start><label> the credits of the bucket under label
+//	k               present when the client has idempotency keys but no
+//	                counters
 //
-// Older hours live in the day hashes; a charge into a later hour moves the
+// Naming a counter by its window's start and an aggregate by its hour's
+// start makes the common charge a read and a write of fields whose names
+// the caller computes: a field that exists is the one to add to. Older
+// hours live in the day hashes; a charge into a later hour moves the
 // current bucket's labels there (once per hour and client).
 
 // timeLen, bucketLen and dayLen are the lengths of encoded times,
@@ -169,11 +174,17 @@ func appendBucket(b []byte, s core.Span) []byte {
 	return appendDay(b, dayOf(s.Start))
 }
 
-// appendWindowSpan appends a window's start and end: what its s<p> field
-// holds.
-func appendWindowSpan(b []byte, w *core.Window) []byte {
-	b = appendTime(b, w.Start)
-	return appendTime(b, w.End)
+// appendCounter appends the field of a window's counter: the period digit
+// and the start.
+func appendCounter(b []byte, w *core.Window) []byte {
+	return appendTime(append(b, byte('0'+w.Period)), w.Start)
+}
+
+// appendLabelField appends the field of an aggregate of the current hour:
+// 'l', the hour's start and the label.
+func appendLabelField(b []byte, bucket core.Span, label string) []byte {
+	b = appendTime(append(b, 'l'), bucket.Start)
+	return append(b, label...)
 }
 
 // appendLimit appends a window's limit and, if it has any, its alert

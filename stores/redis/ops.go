@@ -75,13 +75,19 @@ func (s *Store) cutDay(start int64) int64 {
 }
 
 // appendMeta appends what the deduct script reads only when a window or
-// an hour starts: room (19), the client hash's expiry (16), the day hash's
-// expiry (16) and the prune day (8).
+// an hour starts or a counter is near MaxUsage: the bucket, room (19), the
+// client hash's expiry (16), the day hash's expiry (16), the prune day (8)
+// and each window's end (20).
 func (s *Store) appendMeta(b []byte, op *core.Op, now, x int64) []byte {
+	b = appendBucket(b, op.Bucket)
 	b = appendRoom(b, op.Cost)
 	b = appendPadded(b, uint64(x), 16)
 	b = appendPadded(b, uint64(s.keepUntil(op.Bucket.End, now)), 16)
-	return appendDay(b, s.cutDay(op.Bucket.Start))
+	b = appendDay(b, s.cutDay(op.Bucket.Start))
+	for i := range op.N {
+		b = appendTime(b, op.List[i].End)
+	}
+	return b
 }
 
 // expiry returns when the client hash may expire after op: when its
@@ -113,53 +119,11 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 	}
 	c := getCall()
 	defer putCall(c)
-	now := time.Now().UnixNano()
-	h, k := s.clientKeys(op.Client, op.Key)
-	var px, keyMs int64
-	if op.Key != "" {
-		px = msOf(max(op.KeyExpires-op.At, 1))
-		keyMs = now/1e6 + px
+	if err := s.deductArgs(c, op, time.Now().UnixNano()); err != nil {
+		return res, err
 	}
-	b := c.buf
-	b = strconv.AppendInt(b, op.Cost, 10)
-	c.buf = b
-	c.end()
-	c.buf = appendBucket(c.buf, op.Bucket)
-	c.end()
-	c.buf = append(append(c.buf, 'l'), op.Label...)
-	c.end()
-	c.buf = s.appendMeta(c.buf, op, now, s.expiry(op, now, keyMs))
-	c.end()
 	ws := op.Windows()
-	for i := range ws {
-		w := &ws[i]
-		c.buf = append(c.buf, byte('0'+w.Period))
-		c.end()
-		c.buf = appendWindowSpan(c.buf, w)
-		c.end()
-		c.buf = appendLimit(c.buf, w)
-		c.end()
-	}
-	var v any
-	var err error
-	if op.Key == "" {
-		c.prepare(deductScript, h)
-	} else {
-		c.buf = appendHead(c.buf, op, op.KeyExpires)
-		c.end()
-		var zero [core.MaxQuotas]int64
-		r := op.Record(&zero)
-		if c.buf, err = r.AppendBinary(c.buf); err != nil {
-			return res, err
-		}
-		c.end()
-		c.buf = appendTime(c.buf, op.At)
-		c.buf = appendPadded(c.buf, uint64(px), 16)
-		c.buf = appendPadded(c.buf, uint64(keyMs), 16)
-		c.end()
-		c.prepare(deductScript, h, k)
-	}
-	v, err = s.eval(ctx, "deduct", deductScript, c, true, s.timeout)
+	v, err := s.eval(ctx, "deduct", deductScript, c, true, s.timeout)
 	if err != nil {
 		return res, err
 	}
@@ -186,7 +150,9 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 	default:
 		return res, s.badReply("deduct", v)
 	}
-	if len(r) != 2+2*len(ws) {
+	n := len(ws)
+	fired := len(r) == 2+2*n
+	if len(r) != 2+n && !fired {
 		return res, s.badReply("deduct", v)
 	}
 	res.OK = status == 1
@@ -196,15 +162,63 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 		return res, s.badReply("deduct", v)
 	}
 	res.Reset = uint8(reset)
-	for i := range ws {
-		u, err1 := toInt(r[2+2*i])
-		f, err2 := toInt(r[3+2*i])
-		if err1 != nil || err2 != nil {
+	for i := range n {
+		if res.Used[i], err = toInt(r[2+i]); err != nil {
 			return res, s.badReply("deduct", v)
 		}
-		res.Used[i], res.Fired[i] = u, uint8(f)
+		if fired {
+			f, err := toInt(r[2+n+i])
+			if err != nil {
+				return res, s.badReply("deduct", v)
+			}
+			res.Fired[i] = uint8(f)
+		}
 	}
 	return res, nil
+}
+
+// deductArgs sets c to run the deduct script for op at now (the wall
+// clock, for expiries).
+func (s *Store) deductArgs(c *call, op *core.Op, now int64) error {
+	h, k := s.clientKeys(op.Client, op.Key)
+	var px, keyMs int64
+	if op.Key != "" {
+		px = msOf(max(op.KeyExpires-op.At, 1))
+		keyMs = now/1e6 + px
+	}
+	c.buf = strconv.AppendInt(c.buf, op.Cost, 10)
+	c.end()
+	c.buf = s.appendMeta(c.buf, op, now, s.expiry(op, now, keyMs))
+	c.end()
+	for i := range op.N {
+		c.buf = appendCounter(c.buf, &op.List[i])
+		c.end()
+	}
+	c.buf = appendLabelField(c.buf, op.Bucket, op.Label)
+	c.end()
+	for i := range op.N {
+		c.buf = appendLimit(c.buf, &op.List[i])
+		c.end()
+	}
+	if op.Key == "" {
+		c.prepare(deductScript, h)
+		return nil
+	}
+	c.buf = appendHead(c.buf, op, op.KeyExpires)
+	c.end()
+	var zero [core.MaxQuotas]int64
+	r := op.Record(&zero)
+	var err error
+	if c.buf, err = r.AppendBinary(c.buf); err != nil {
+		return err
+	}
+	c.end()
+	c.buf = appendTime(c.buf, op.At)
+	c.buf = appendPadded(c.buf, uint64(px), 16)
+	c.buf = appendPadded(c.buf, uint64(keyMs), 16)
+	c.end()
+	c.prepare(deductScript, h, k)
+	return nil
 }
 
 // Refund implements [core.Store.Refund] in one script.
@@ -251,9 +265,7 @@ func (s *Store) Usage(ctx context.Context, op *core.Op) (core.Result, error) {
 	defer putCall(c)
 	h, _ := s.clientKeys(op.Client, "")
 	for i := range ws {
-		c.buf = append(c.buf, byte('0'+ws[i].Period))
-		c.end()
-		c.buf = appendWindowSpan(c.buf, &ws[i])
+		c.buf = appendCounter(c.buf, &ws[i])
 		c.end()
 	}
 	c.prepare(usageScript, h)
@@ -352,9 +364,9 @@ func (s *Store) Delete(ctx context.Context, op *core.DeleteOp) (int64, error) {
 		if !ws[i].Period.Valid() {
 			return 0, fmt.Errorf("apibilling/redis: delete: %w: period %d", core.ErrInvalidQuota, ws[i].Period)
 		}
-		c.buf = append(c.buf, byte('0'+ws[i].Period))
+		c.buf = appendCounter(c.buf, &ws[i])
 		c.end()
-		c.buf = appendWindowSpan(c.buf, &ws[i])
+		c.buf = appendTime(c.buf, ws[i].End)
 		c.end()
 	}
 	h, _ := s.clientKeys(op.Client, "")

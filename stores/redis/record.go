@@ -48,18 +48,16 @@ func appendHead(b []byte, op *core.Op, expires int64) []byte {
 }
 
 // appendRefund appends what the refund script reads: cost (16), bucket,
-// the number of windows (1), each window's period digit and start (20),
-// then the label field ('l'..label).
+// the number of windows (1), each window's counter field (21), then the
+// label field of the hour.
 func appendRefund(b []byte, op *core.Op) []byte {
 	b = appendPadded(b, uint64(op.Cost), 16)
 	b = appendBucket(b, op.Bucket)
 	b = append(b, byte('0'+op.N))
-	for _, w := range op.Windows() {
-		b = append(b, byte('0'+w.Period))
-		b = appendTime(b, w.Start)
+	for i := range op.N {
+		b = appendCounter(b, &op.List[i])
 	}
-	b = append(b, 'l')
-	return append(b, op.Label...)
+	return appendLabelField(b, op.Bucket, op.Label)
 }
 
 // appendRecord appends the whole record of r, as the deduct script writes

@@ -18,14 +18,23 @@ import (
 //
 // Credits stay exact. Costs and limits are below 2^53, so they and any sum
 // below 2^53 are exact as Lua numbers: a counter below 2^53 - cost is read,
-// added to and written back with HSET (string.format '%d'), and a larger one
-// is incremented with HINCRBY (int64 arithmetic in Redis) and read back as a
-// string. A counter never passes MaxUsage (2^63-1): before anything is
+// added to and written back with HSET (Redis writes an integral Lua number
+// as an integer: "%.17g" up to 7.0, its integer formatter since 7.2), and a
+// larger one is incremented with HINCRBY (int64 arithmetic in Redis) and
+// read back as a string. A counter never passes MaxUsage (2^63-1): before anything is
 // written, a counter of 2^53 or more is compared with MaxUsage - cost as a
 // 19-digit decimal string (over), so HINCRBY never overflows. Fits (used <=
 // limit - cost) needs no such care: limit - cost is exact, and a usage of
 // 2^53 or more converts to a double of at least 2^53, which still compares
 // as above any limit.
+//
+// The common case costs two commands and no parsing: the field of a window
+// counter is named by its period and start, and the field of an aggregate
+// of the current hour by the hour's start and the label, so a field that
+// exists is the counter or aggregate the charge goes to. Only a missing
+// field (a new window, hour or label, or a late charge) takes the slower
+// path, which reads the window's span (s<p>) or the current hour (b) and
+// compares times; its helper functions are created only then (lib).
 //
 // Some keys are named by the scripts rather than passed in KEYS (the day
 // hashes and the two indexes): they share the client's hash tag, so they
@@ -58,292 +67,353 @@ func (sc *script) counting() *script {
 	return newScriptFrom(sc.name, src)
 }
 
-// prelude is shared by every script.
+// prelude is shared by every script: call, MAX (2^53, where Lua numbers
+// stop being exact) and L(), which returns the helpers of the slower paths,
+// created at the first use in a call.
 const prelude = `local call = redis.call
 local MAX = 9007199254740992
-local function str(n) return string.format('%d', n) end
-local function before(a, b)
-  if a == b then return false end
-  local x, y = tonumber(string.sub(a, 1, 10)), tonumber(string.sub(b, 1, 10))
-  if x ~= y then return x < y end
-  return tonumber(string.sub(a, 11, 20)) < tonumber(string.sub(b, 11, 20))
-end
-local function over(u, room)
-  if #u > 19 then return true end
-  if #u < 19 then u = string.rep('0', 19 - #u) .. u end
-  local x, y = tonumber(string.sub(u, 1, 10)), tonumber(string.sub(room, 1, 10))
-  if x ~= y then return x > y end
-  return tonumber(string.sub(u, 11)) > tonumber(string.sub(room, 11))
-end
-local function expire(k, ms)
-  if ms and ms > 0 then
-    local t = str(ms)
-    if call('PEXPIREAT', k, t, 'GT') == 0 then call('PEXPIREAT', k, t, 'NX') end
+local lib = nil
+local function L()
+  if lib then return lib end
+  lib = {}
+  local function before(a, b)
+    if a == b then return false end
+    local x, y = tonumber(string.sub(a, 1, 10)), tonumber(string.sub(b, 1, 10))
+    if x ~= y then return x < y end
+    return tonumber(string.sub(a, 11, 20)) < tonumber(string.sub(b, 11, 20))
   end
-end
-local function chunked(cmd, k, list)
-  local i, n = 1, #list
-  while i <= n do
-    local j = math.min(i + 999, n)
-    call(cmd, k, unpack(list, i, j))
-    i = j + 1
+  lib.before = before
+  lib.over = function(u, room)
+    if #u > 19 then return true end
+    if #u < 19 then u = string.rep('0', 19 - #u) .. u end
+    local x, y = tonumber(string.sub(u, 1, 10)), tonumber(string.sub(room, 1, 10))
+    if x ~= y then return x > y end
+    return tonumber(string.sub(u, 11)) > tonumber(string.sub(room, 11))
   end
-end
-local function prune(H, I, cut)
-  local old = call('ZRANGEBYSCORE', I, '-inf', '(' .. str(cut), 'LIMIT', 0, 64)
-  if #old > 0 then
-    local ks = {}
-    for j, d in ipairs(old) do ks[j] = H .. ':d:' .. d end
-    call('UNLINK', unpack(ks))
-    call('ZREM', I, unpack(old))
-  end
-end
-local function rollover(H, b, keep, X, cut)
-  local I = H .. ':i'
-  local all = call('HGETALL', H)
-  local day = string.sub(b, 41, 48)
-  local base = string.sub(b, 1, 40)
-  local mv, del = {}, {}
-  for j = 1, #all, 2 do
-    local f = all[j]
-    if string.byte(f, 1) == 108 then
-      mv[#mv + 1] = base .. string.sub(f, 2)
-      mv[#mv + 1] = all[j + 1]
-      del[#del + 1] = f
+  local function expire(k, ms)
+    if ms and ms > 0 then
+      if call('PEXPIREAT', k, ms, 'GT') == 0 then call('PEXPIREAT', k, ms, 'NX') end
     end
   end
-  if #del > 0 then
-    local AK = H .. ':d:' .. day
-    chunked('HSET', AK, mv)
-    chunked('HDEL', H, del)
-    call('ZADD', I, tonumber(day), day)
-    expire(AK, keep)
-    expire(I, X)
+  lib.expire = expire
+  local function chunked(cmd, k, list)
+    local i, n = 1, #list
+    while i <= n do
+      local j = math.min(i + 999, n)
+      call(cmd, k, unpack(list, i, j))
+      i = j + 1
+    end
   end
-  if cut then prune(H, I, cut) end
+  lib.chunked = chunked
+  lib.rollover = function(H, b, keep, X, cut)
+    local I = H .. ':i'
+    local all = call('HGETALL', H)
+    local day = string.sub(b, 41, 48)
+    local base = string.sub(b, 1, 40)
+    local mv, del = {}, {}
+    for j = 1, #all, 2 do
+      local f = all[j]
+      if string.byte(f, 1) == 108 then
+        mv[#mv + 1] = base .. string.sub(f, 22)
+        mv[#mv + 1] = all[j + 1]
+        del[#del + 1] = f
+      end
+    end
+    if #del > 0 then
+      local AK = H .. ':d:' .. day
+      chunked('HSET', AK, mv)
+      chunked('HDEL', H, del)
+      call('ZADD', I, tonumber(day), day)
+      expire(AK, keep)
+      expire(I, X)
+    end
+    if cut then
+      local old = call('ZRANGEBYSCORE', I, '-inf', '(' .. cut, 'LIMIT', 0, 64)
+      if #old > 0 then
+        local ks = {}
+        for j, d in ipairs(old) do ks[j] = H .. ':d:' .. d end
+        call('UNLINK', unpack(ks))
+        call('ZREM', I, unpack(old))
+      end
+    end
+  end
+  return lib
 end`
 
 // deductScript: KEYS[1] is the client hash, KEYS[2] the key record (only
-// with an idempotency key). ARGV: cost, bucket (bucketLen), label field
-// ('l'..label), meta (room 19, hash expiry ms 16, day-hash expiry ms 16,
-// prune day 8: read only when a window or hour starts), then per window
-// its period digit, span (40) and limit (see appendLimit), then with a key
-// the record head, the record body and key timing (charge time 20, record
-// lifetime ms 16, expiry ms 16).
+// with an idempotency key). ARGV: the cost; meta, read only on the slower
+// paths: the bucket (bucketLen), room (19), the client hash's expiry (ms,
+// 16), the day hash's expiry (ms, 16), the prune day (8) and each window's
+// end (20); each window's counter field (period digit and start, 21); the
+// field of the current hour's aggregate ('l', hour start, label); each
+// window's limit (see appendLimit); then with a key the record head, the
+// record body and key timing (charge time 20, record lifetime ms 16,
+// expiry ms 16).
 //
-// It returns {status, reset, used1, fired1, used2, fired2, ...}: status 1
-// admitted, 0 refused, 2 refused by overflow; or {3, record} for a replay
-// and {4, record} for a conflict.
+// It returns {status, reset, used1, ..., usedN} and, if a window has alert
+// levels, fired1, ..., firedN after them: status 1 admitted, 0 refused, 2
+// refused by overflow; or {3, record} for a replay and {4, record} for a
+// conflict.
+//
+// The fast path (no key, a cost, every field present, no levels, every sum
+// below 2^53) reads the fields with one HMGET straight from ARGV, writes
+// them with one HSET and allocates no table of its own but the reply's.
 var deductScript = newScript("deduct", `
 local H = KEYS[1]
-local cost, B, LF, meta = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local cost = ARGV[1]
 local costn = tonumber(cost)
+if #KEYS == 1 and costn > 0 then
+  local n = (#ARGV - 3) / 2
+  local v = call('HMGET', H, unpack(ARGV, 3, 3 + n))
+  local a = v[n + 1]
+  if a then
+    a = tonumber(a) + costn
+    local fast, refuse = a < MAX, false
+    if fast then
+      for i = 1, n do
+        local u, l = v[i], tonumber(ARGV[3 + n + i])
+        if not u or not l then
+          fast = false
+          break
+        end
+        u = tonumber(u) + costn
+        if u >= MAX then
+          fast = false
+          break
+        end
+        if l >= 0 and u > l then refuse = true end
+      end
+    end
+    if fast then
+      if refuse then
+        v[n + 1] = nil
+        return {0, 0, unpack(v)}
+      end
+      for i = 1, n do v[i] = tonumber(v[i]) + costn end
+      if n == 1 then
+        call('HSET', H, ARGV[3], v[1], ARGV[4], a)
+      elseif n == 2 then
+        call('HSET', H, ARGV[3], v[1], ARGV[4], v[2], ARGV[5], a)
+      elseif n == 3 then
+        call('HSET', H, ARGV[3], v[1], ARGV[4], v[2], ARGV[5], v[3], ARGV[6], a)
+      else
+        local hs = {ARGV[3 + n], a}
+        for i = 1, n do
+          hs[2 * i + 1] = ARGV[2 + i]
+          hs[2 * i + 2] = v[i]
+        end
+        call('HSET', H, unpack(hs))
+      end
+      v[n + 1] = nil
+      return {1, 0, unpack(v)}
+    end
+  end
+end
+local meta = ARGV[2]
 local keyed = #KEYS > 1
 local last = #ARGV
 if keyed then last = last - 3 end
-local n = (last - 4) / 3
+local n = (last - 3) / 2
+local LF = ARGV[3 + n]
 if keyed then
   local v = call('GET', KEYS[2])
-  if v and before(string.sub(ARGV[last + 3], 1, 20), string.sub(v, 1, 20)) then
+  if v and L().before(string.sub(ARGV[last + 3], 1, 20), string.sub(v, 1, 20)) then
     local KA = ARGV[last + 1]
     local ml = tonumber(string.sub(KA, 21, 25))
     if string.sub(v, 21, 25 + ml) == string.sub(KA, 21, 25 + ml) then return {3, v} end
     return {4, v}
   end
 end
-local S = {'s0', 's1', 's2', 's3', 's4', 's5', 's6'}
-local U = {'u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6'}
-local F = {'f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6'}
-local fl, ps, lim, lev, at = {}, {}, {}, {}, {}
+local fl, lims, levs = {}, {}, nil
+for i = 1, n + 1 do fl[i] = ARGV[2 + i] end
 for i = 1, n do
-  local p = string.byte(ARGV[2 + 3 * i]) - 47
-  ps[i] = p
-  local k = #fl
-  at[i] = k + 1
-  fl[k + 1] = S[p]
-  fl[k + 2] = U[p]
-  local l = ARGV[4 + 3 * i]
+  local l = ARGV[3 + n + i]
   local ln = tonumber(l)
-  if ln == nil then
+  if not ln then
     local lv = {}
     for x in string.gmatch(l, '[^,]+') do lv[#lv + 1] = tonumber(x) end
     ln = table.remove(lv, 1)
-    lev[i] = lv
-    fl[k + 3] = F[p]
+    fl[#fl + 1] = 'f' .. string.sub(ARGV[2 + i], 1, 1)
+    lv.at = #fl
+    levs = levs or {}
+    levs[i] = lv
   end
-  lim[i] = ln
+  lims[i] = ln
 end
-local nb = #fl + 1
-fl[nb] = 'b'
-fl[nb + 1] = LF
 local vals = call('HMGET', H, unpack(fl))
-local ok, ovf, room = 1, false, string.sub(meta, 1, 19)
-local used, same = {}, {}
+local used, field, fresh = {}, {}, nil
 for i = 1, n do
-  local k = at[i]
-  local sv, se = vals[k], ARGV[3 + 3 * i]
-  local s = sv == se
-  if not s and sv then
-    local a, b = string.sub(sv, 1, 20), string.sub(se, 1, 20)
-    s = a == b or before(b, a)
-  end
-  same[i] = s
-  local u = (s and vals[k + 1]) or '0'
-  used[i] = u
-  if costn > 0 then
-    local un = tonumber(u)
-    if lim[i] >= 0 and un > lim[i] - costn then ok = 0 end
-    if un + costn >= MAX and over(u, room) then ok, ovf = 0, true end
+  local W = ARGV[2 + i]
+  if vals[i] then
+    used[i], field[i] = vals[i], W
+  else
+    local p = string.sub(W, 1, 1)
+    local cur = call('HGET', H, 's' .. p)
+    if cur and L().before(string.sub(W, 2, 21), cur) then
+      local cf = p .. string.sub(cur, 1, 20)
+      used[i], field[i] = call('HGET', H, cf) or '0', cf
+    else
+      used[i], field[i] = '0', W
+      fresh = fresh or {}
+      fresh[i] = cur or false
+    end
   end
 end
-local bcur = vals[nb]
-local where, a, AK, AF = 1, '0', nil, nil
-if costn > 0 and ok == 1 then
-  if bcur == B or (bcur and string.sub(bcur, 1, 20) == string.sub(B, 1, 20)) then
-    a = vals[nb + 1] or '0'
-  elseif not bcur or before(bcur, B) then
-    where = 2
-  else
-    where = 3
-    AK = H .. ':d:' .. string.sub(B, 41, 48)
-    AF = string.sub(B, 1, 40) .. string.sub(LF, 2)
-    a = call('HGET', AK, AF) or '0'
+local ok, ovf = 1, false
+if costn > 0 then
+  for i = 1, n do
+    local un = tonumber(used[i])
+    if lims[i] >= 0 and un > lims[i] - costn then ok = 0 end
+    if un + costn >= MAX and L().over(used[i], string.sub(meta, 49, 67)) then ok, ovf = 0, true end
   end
-  if tonumber(a) + costn >= MAX and over(a, room) then ok, ovf = 0, true end
+end
+local a, where, AK, AF, bcur = vals[n + 1], 1, nil, nil, nil
+if costn > 0 and ok == 1 then
+  if not a then
+    local B = string.sub(meta, 1, 48)
+    bcur = call('HGET', H, 'b')
+    if not bcur or L().before(bcur, B) then
+      where = 2
+    elseif string.sub(bcur, 1, 20) ~= string.sub(B, 1, 20) then
+      where = 3
+      AK = H .. ':d:' .. string.sub(B, 41, 48)
+      AF = string.sub(B, 1, 40) .. string.sub(LF, 22)
+      a = call('HGET', AK, AF)
+    end
+    a = a or '0'
+  end
+  if tonumber(a) + costn >= MAX and L().over(a, string.sub(meta, 49, 67)) then ok, ovf = 0, true end
 end
 local out = {ok, 0}
-if ok == 0 then
+if ok == 0 or costn == 0 then
   if ovf then out[1] = 2 end
-  for i = 1, n do
-    out[2 * i + 1] = used[i]
-    out[2 * i + 2] = 0
+  for i = 1, n do out[2 + i] = used[i] end
+  if levs then
+    for i = 1, n do out[2 + n + i] = 0 end
   end
-  return out
-end
-local X = tonumber(string.sub(meta, 20, 35))
-if costn > 0 then
+  if ok == 0 then return out end
+else
   local hs, reset, bump = {}, 0, false
   for i = 1, n do
-    local p, k = ps[i], at[i]
-    local nu, fired
-    if same[i] then
-      local un = tonumber(used[i])
+    local un = tonumber(used[i])
+    local lv = levs and levs[i]
+    local nu, fired, p = nil, 0, nil
+    if fresh and fresh[i] ~= nil then
+      local W = ARGV[2 + i]
+      p = string.sub(W, 1, 1)
+      local old = fresh[i]
+      if old then
+        local of = nil
+        if lv then of = vals[lv.at] else of = call('HGET', H, 'f' .. p) end
+        if of and of ~= '0' then reset = reset + 2 ^ (i - 1) end
+        call('HDEL', H, p .. string.sub(old, 1, 20))
+        if of and not lv then
+          hs[#hs + 1] = 'f' .. p
+          hs[#hs + 1] = 0
+        end
+      end
+      hs[#hs + 1] = 's' .. p
+      hs[#hs + 1] = string.sub(W, 2, 21) .. string.sub(meta, 88 + 20 * i, 107 + 20 * i)
+      hs[#hs + 1] = W
+      hs[#hs + 1] = costn
+      nu, bump = costn, true
+    else
       if un + costn < MAX then
         nu = un + costn
-        hs[#hs + 1] = U[p]
-        hs[#hs + 1] = str(nu)
+        hs[#hs + 1] = field[i]
+        hs[#hs + 1] = nu
       else
-        nu = call('HINCRBY', H, U[p], cost)
-        if nu >= MAX then nu = call('HGET', H, U[p]) end
+        nu = call('HINCRBY', H, field[i], cost)
+        if nu >= MAX then nu = call('HGET', H, field[i]) end
       end
-      fired = lev[i] and tonumber(vals[k + 2] or '0') or 0
-    else
-      local of = nil
-      if vals[k] then
-        if lev[i] then of = vals[k + 2] else of = call('HGET', H, F[p]) end
-        if of and of ~= '0' then reset = reset + 2 ^ (i - 1) end
-      end
-      hs[#hs + 1] = S[p]
-      hs[#hs + 1] = ARGV[3 + 3 * i]
-      hs[#hs + 1] = U[p]
-      hs[#hs + 1] = cost
-      if of then
-        hs[#hs + 1] = F[p]
-        hs[#hs + 1] = '0'
-      end
-      nu, fired, bump = costn, 0, true
+      if lv then fired = tonumber(vals[lv.at] or '0') end
     end
-    local bits = 0
-    if lev[i] then
-      local x = tonumber(nu)
-      for j, l in ipairs(lev[i]) do
-        local m = 2 ^ (j - 1)
-        if l > 0 and x >= l and bit.band(fired, m) == 0 then bits = bits + m end
+    out[2 + i] = nu
+    if levs then
+      local bits = 0
+      if lv then
+        local x = tonumber(nu)
+        for j, l in ipairs(lv) do
+          local m = 2 ^ (j - 1)
+          if l > 0 and x >= l and bit.band(fired, m) == 0 then bits = bits + m end
+        end
+        if bits ~= 0 or p then
+          hs[#hs + 1] = 'f' .. string.sub(field[i], 1, 1)
+          hs[#hs + 1] = fired + bits
+        end
       end
-      if bits ~= 0 then
-        hs[#hs + 1] = F[p]
-        hs[#hs + 1] = str(fired + bits)
-      end
+      out[2 + n + i] = bits
     end
-    out[2 * i + 1] = nu
-    out[2 * i + 2] = bits
   end
   out[2] = reset
+  local X = tonumber(string.sub(meta, 68, 83))
   if where == 1 then
     local an = tonumber(a)
     if an + costn < MAX then
       hs[#hs + 1] = LF
-      hs[#hs + 1] = str(an + costn)
+      hs[#hs + 1] = an + costn
     else
       call('HINCRBY', H, LF, cost)
     end
   elseif where == 2 then
-    if bcur then rollover(H, bcur, tonumber(string.sub(meta, 36, 51)), X, tonumber(string.sub(meta, 52, 59))) end
+    if bcur then
+      L().rollover(H, bcur, tonumber(string.sub(meta, 84, 99)), X, tonumber(string.sub(meta, 100, 107)))
+    end
     hs[#hs + 1] = 'b'
-    hs[#hs + 1] = B
+    hs[#hs + 1] = string.sub(meta, 1, 48)
     hs[#hs + 1] = LF
-    hs[#hs + 1] = cost
+    hs[#hs + 1] = costn
     bump = true
   else
     local I = H .. ':i'
+    local day = string.sub(meta, 41, 48)
     call('HINCRBY', AK, AF, cost)
-    call('ZADD', I, tonumber(string.sub(B, 41, 48)), string.sub(B, 41, 48))
-    expire(AK, tonumber(string.sub(meta, 36, 51)))
-    expire(I, X)
+    call('ZADD', I, tonumber(day), day)
+    L().expire(AK, tonumber(string.sub(meta, 84, 99)))
+    L().expire(I, X)
     bump = true
   end
   if #hs > 0 then call('HSET', H, unpack(hs)) end
-  if bump and not keyed then expire(H, X) end
-else
-  for i = 1, n do
-    out[2 * i + 1] = used[i]
-    out[2 * i + 2] = 0
-  end
+  if bump and not keyed then L().expire(H, X) end
 end
 if keyed then
   local KC = ARGV[last + 3]
   local ul = {}
   for i = 1, n do
-    local u = out[2 * i + 1]
-    if type(u) == 'number' then u = str(u) end
+    local u = out[2 + i]
+    if type(u) == 'number' then u = string.format('%d', u) end
     ul[i] = u
   end
   local px = tonumber(string.sub(KC, 21, 36))
   local score = tonumber(string.sub(KC, 37, 52))
-  call('SET', KEYS[2], ARGV[last + 1] .. table.concat(ul, ',') .. '\n' .. ARGV[last + 2], 'PX', str(px))
+  call('SET', KEYS[2], ARGV[last + 1] .. table.concat(ul, ',') .. '\n' .. ARGV[last + 2], 'PX', px)
   local KI = H .. ':ki'
-  call('ZADD', KI, str(score), string.sub(KEYS[2], #H + 4))
-  call('ZREMRANGEBYSCORE', KI, '-inf', str(score - px))
-  expire(KI, score)
+  call('ZADD', KI, score, string.sub(KEYS[2], #H + 4))
+  call('ZREMRANGEBYSCORE', KI, '-inf', score - px)
+  L().expire(KI, score)
   if costn == 0 then call('HSETNX', H, 'k', '1') end
-  expire(H, X)
+  L().expire(H, tonumber(string.sub(meta, 68, 83)))
 end
 return out
 `)
 
-// usageScript: KEYS[1] is the client hash; ARGV the period digit and span
-// of each window. It returns each window's usage.
+// usageScript: KEYS[1] is the client hash; ARGV each window's counter
+// field. It returns each window's usage.
 var usageScript = newScript("usage", `
 local H = KEYS[1]
-local n = #ARGV / 2
-local fl = {}
-for i = 1, n do
-  local p = ARGV[2 * i - 1]
-  fl[2 * i - 1] = 's' .. p
-  fl[2 * i] = 'u' .. p
-end
-local vals = call('HMGET', H, unpack(fl))
-local out = {}
-for i = 1, n do
-  local sv, se = vals[2 * i - 1], ARGV[2 * i]
-  local s = sv == se
-  if not s and sv then
-    local a, b = string.sub(sv, 1, 20), string.sub(se, 1, 20)
-    s = a == b or before(b, a)
+local vals = call('HMGET', H, unpack(ARGV))
+for i = 1, #ARGV do
+  if not vals[i] then
+    local W = ARGV[i]
+    local p = string.sub(W, 1, 1)
+    local cur = call('HGET', H, 's' .. p)
+    vals[i] = '0'
+    if cur and L().before(string.sub(W, 2, 21), cur) then
+      vals[i] = call('HGET', H, p .. string.sub(cur, 1, 20)) or '0'
+    end
   end
-  out[i] = (s and vals[2 * i]) or '0'
 end
-return out
+return vals
 `)
 
 // refundScript: KEYS[1] is the client hash, KEYS[2] the key record (only
@@ -355,7 +425,7 @@ local H = KEYS[1]
 local R = ARGV[1]
 if #KEYS > 1 then
   local v = call('GET', KEYS[2])
-  if not v or not before(ARGV[1], string.sub(v, 1, 20)) then return 0 end
+  if not v or not L().before(ARGV[1], string.sub(v, 1, 20)) then return 0 end
   local ml = tonumber(string.sub(v, 21, 25))
   local rl = tonumber(string.sub(v, 26 + ml, 30 + ml))
   R = string.sub(v, 31 + ml, 30 + ml + rl)
@@ -366,23 +436,16 @@ local costn = tonumber(string.sub(R, 1, 16))
 if costn == 0 then return 1 end
 local B = string.sub(R, 17, 64)
 local n = tonumber(string.sub(R, 65, 65))
+local fl = {}
+for i = 1, n do fl[i] = string.sub(R, 45 + 21 * i, 65 + 21 * i) end
 local LF = string.sub(R, 66 + 21 * n)
-local fl, starts = {}, {}
-for i = 1, n do
-  local o = 66 + 21 * (i - 1)
-  local p = string.sub(R, o, o)
-  fl[2 * i - 1] = 's' .. p
-  fl[2 * i] = 'u' .. p
-  starts[i] = string.sub(R, o + 1, o + 20)
-end
-fl[2 * n + 1] = 'b'
-fl[2 * n + 2] = LF
+fl[n + 1] = LF
 local vals = call('HMGET', H, unpack(fl))
 local hs = {}
 local function less(k, f, u)
   local un = tonumber(u)
   if un < MAX then
-    local v = str(math.max(0, un - costn))
+    local v = math.max(0, un - costn)
     if k == H then
       hs[#hs + 1] = f
       hs[#hs + 1] = v
@@ -390,21 +453,20 @@ local function less(k, f, u)
       call('HSET', k, f, v)
     end
   else
-    call('HINCRBY', k, f, '-' .. str(costn))
+    call('HINCRBY', k, f, -costn)
   end
 end
-for i = 1, n do
-  local sv, u = vals[2 * i - 1], vals[2 * i]
-  if sv and u and string.sub(sv, 1, 20) == starts[i] then less(H, fl[2 * i], u) end
+for i = 1, n + 1 do
+  if vals[i] then less(H, fl[i], vals[i]) end
 end
-local bcur = vals[2 * n + 1]
-if bcur and string.sub(bcur, 1, 20) == string.sub(B, 1, 20) then
-  if vals[2 * n + 2] then less(H, LF, vals[2 * n + 2]) end
-elseif bcur and before(B, bcur) then
-  local AK = H .. ':d:' .. string.sub(B, 41, 48)
-  local AF = string.sub(B, 1, 40) .. string.sub(LF, 2)
-  local u = call('HGET', AK, AF)
-  if u then less(AK, AF, u) end
+if not vals[n + 1] then
+  local b = call('HGET', H, 'b')
+  if b and L().before(B, b) then
+    local AK = H .. ':d:' .. string.sub(B, 41, 48)
+    local AF = string.sub(B, 1, 40) .. string.sub(LF, 22)
+    local u = call('HGET', AK, AF)
+    if u then less(AK, AF, u) end
+  end
 end
 if #hs > 0 then call('HSET', H, unpack(hs)) end
 return 1
@@ -415,6 +477,7 @@ return 1
 // whose hour starts in [from, to) as {start..end..label, credits, ...}.
 var reportScript = newScript("report", `
 local H, from, to = KEYS[1], ARGV[1], ARGV[2]
+local before = L().before
 local out = {}
 for _, d in ipairs(call('ZRANGEBYSCORE', H .. ':i', ARGV[3], ARGV[4])) do
   local all = call('HGETALL', H .. ':d:' .. d)
@@ -434,7 +497,7 @@ if b then
     local all = call('HGETALL', H)
     for j = 1, #all, 2 do
       if string.byte(all[j], 1) == 108 then
-        out[#out + 1] = base .. string.sub(all[j], 2)
+        out[#out + 1] = base .. string.sub(all[j], 22)
         out[#out + 1] = all[j + 1]
       end
     end
@@ -444,22 +507,22 @@ return out
 `)
 
 // deleteScript: KEYS[1] is the client hash; ARGV from (20), to (20), the
-// first and last day numbers of the range, then per window its period
-// digit and span (40). It removes the aggregates whose hour starts in
+// first and last day numbers of the range, then per window its counter
+// field (21) and end (20). It removes the aggregates whose hour starts in
 // [from, to), takes their credits out of the windows they overlap (never
 // below zero), and returns the credits removed, one value per aggregate.
 var deleteScript = newScript("delete", `
 local H, from, to = KEYS[1], ARGV[1], ARGV[2]
+local before = L().before
 local n = (#ARGV - 4) / 2
 local ws = {}
 if n > 0 then
   local fl = {}
-  for i = 1, n do fl[i] = 's' .. ARGV[3 + 2 * i] end
+  for i = 1, n do fl[i] = ARGV[3 + 2 * i] end
   local vals = call('HMGET', H, unpack(fl))
   for i = 1, n do
-    local se = ARGV[4 + 2 * i]
-    if vals[i] and string.sub(vals[i], 1, 20) == string.sub(se, 1, 20) then
-      ws[#ws + 1] = {f = 'u' .. ARGV[3 + 2 * i], s = string.sub(se, 1, 20), e = string.sub(se, 21, 40), acc = 0}
+    if vals[i] then
+      ws[#ws + 1] = {f = fl[i], s = string.sub(fl[i], 2, 21), e = ARGV[4 + 2 * i], acc = 0}
     end
   end
 end
@@ -480,7 +543,7 @@ local function hit(f, v)
         dec(w, v)
       else
         if w.acc + vn >= MAX then
-          dec(w, str(w.acc))
+          dec(w, string.format('%d', w.acc))
           w.acc = 0
         end
         w.acc = w.acc + vn
@@ -504,7 +567,7 @@ for _, d in ipairs(call('ZRANGEBYSCORE', I, ARGV[3], ARGV[4])) do
     call('UNLINK', AK)
     call('ZREM', I, d)
   elseif #del > 0 then
-    chunked('HDEL', AK, del)
+    L().chunked('HDEL', AK, del)
   end
 end
 local b = call('HGET', H, 'b')
@@ -516,15 +579,15 @@ if b then
     local del = {}
     for j = 1, #all, 2 do
       if string.byte(all[j], 1) == 108 then
-        hit(base .. string.sub(all[j], 2), all[j + 1])
+        hit(base .. string.sub(all[j], 22), all[j + 1])
         del[#del + 1] = all[j]
       end
     end
-    if #del > 0 then chunked('HDEL', H, del) end
+    if #del > 0 then L().chunked('HDEL', H, del) end
   end
 end
 for _, w in ipairs(ws) do
-  if w.acc > 0 then dec(w, str(w.acc)) end
+  if w.acc > 0 then dec(w, string.format('%d', w.acc)) end
 end
 return removed
 `)
@@ -544,7 +607,7 @@ local I = H .. ':i'
 local D0 = ARGV[2]
 if D0 == '' then
   local b = call('HGET', H, 'b')
-  if b then D0 = str(tonumber(string.sub(b, 41, 48)) - 1) else D0 = '+inf' end
+  if b then D0 = string.format('%d', tonumber(string.sub(b, 41, 48)) - 1) else D0 = '+inf' end
 end
 local budget = tonumber(ARGV[3])
 local hi = '+inf'
@@ -562,7 +625,7 @@ for _, d in ipairs(days) do
   arch[#arch + 1] = call('HGETALL', H .. ':d:' .. d)
 end
 if not final then
-  return {0, D0, str(tonumber(days[#days]) + 1), arch}
+  return {0, D0, string.format('%d', tonumber(days[#days]) + 1), arch}
 end
 local keys = {}
 for _, m in ipairs(call('ZRANGE', H .. ':ki', 0, -1)) do
@@ -575,7 +638,8 @@ return {1, D0, '', arch, call('HGETALL', H), keys}
 // importScript writes one record. KEYS[1] is the client hash (and KEYS[2]
 // the key record, for a key). ARGV[1] is the kind, then:
 //
-//	'w': period digit, span (40), used, room (19), fired, merge, hash expiry ms
+//	'w': counter field (21), end (20), used, room (19), fired, merge,
+//	     hash expiry ms
 //	'u': bucket, label field, used, room (19), merge, hash expiry ms,
 //	     day-hash expiry ms
 //	'k': record, member, lifetime ms, expiry ms, merge, hash expiry ms
@@ -583,55 +647,59 @@ return {1, D0, '', arch, call('HGETALL', H), keys}
 // merge is '1' to merge as core.MergeWindow and core.MergeUsage say.
 var importScript = newScript("import", `
 local H, kind = KEYS[1], ARGV[1]
+local lb = L()
 local MAXS = '9223372036854775807'
 local function put(k, f, used, room, merge)
   local cur = nil
   if merge == '1' then cur = call('HGET', k, f) end
   if not cur then
     call('HSET', k, f, used)
-  elseif over(cur, room) then
+  elseif lb.over(cur, room) then
     call('HSET', k, f, MAXS)
   else
     call('HINCRBY', k, f, used)
   end
 end
 if kind == 'w' then
-  local p, se, used, room, fired, merge = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-  local S, U, F = 's' .. p, 'u' .. p, 'f' .. p
-  local cur = call('HMGET', H, S, U, F)
-  if merge ~= '1' or not cur[1] or before(cur[1], se) then
-    call('HSET', H, S, se, U, used, F, fired)
-  elseif string.sub(cur[1], 1, 20) == string.sub(se, 1, 20) then
-    put(H, U, used, room, '1')
-    call('HSET', H, F, str(bit.bor(tonumber(cur[3] or '0'), tonumber(fired))))
+  local W, e, used, room, fired, merge = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+  local p, s = string.sub(W, 1, 1), string.sub(W, 2, 21)
+  local S, F = 's' .. p, 'f' .. p
+  local cur = call('HGET', H, S)
+  if merge ~= '1' or not cur or lb.before(cur, s) then
+    if cur then call('HDEL', H, p .. string.sub(cur, 1, 20)) end
+    call('HSET', H, S, s .. e, W, used, F, fired)
+  elseif string.sub(cur, 1, 20) == s then
+    put(H, W, used, room, '1')
+    local f = call('HGET', H, F)
+    call('HSET', H, F, bit.bor(tonumber(f or '0'), tonumber(fired)))
   end
-  expire(H, tonumber(ARGV[8]))
+  lb.expire(H, tonumber(ARGV[8]))
 elseif kind == 'u' then
   local B, LF, used, room, merge = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
   local X, keep = tonumber(ARGV[7]), tonumber(ARGV[8])
   local b = call('HGET', H, 'b')
-  if not b or before(b, B) then
-    if b then rollover(H, b, keep, X, nil) end
+  if not b or lb.before(b, B) then
+    if b then lb.rollover(H, b, keep, X, nil) end
     call('HSET', H, 'b', B, LF, used)
   elseif string.sub(b, 1, 20) == string.sub(B, 1, 20) then
     put(H, LF, used, room, merge)
   else
     local I = H .. ':i'
     local AK = H .. ':d:' .. string.sub(B, 41, 48)
-    put(AK, string.sub(B, 1, 40) .. string.sub(LF, 2), used, room, merge)
+    put(AK, string.sub(B, 1, 40) .. string.sub(LF, 22), used, room, merge)
     call('ZADD', I, tonumber(string.sub(B, 41, 48)), string.sub(B, 41, 48))
-    expire(AK, keep)
-    expire(I, X)
+    lb.expire(AK, keep)
+    lb.expire(I, X)
   end
-  expire(H, X)
+  lb.expire(H, X)
 else
   if ARGV[6] == '1' and call('EXISTS', KEYS[2]) == 1 then return 0 end
   call('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])
   local KI = H .. ':ki'
   call('ZADD', KI, ARGV[5], ARGV[3])
-  expire(KI, tonumber(ARGV[5]))
+  lb.expire(KI, tonumber(ARGV[5]))
   call('HSETNX', H, 'k', '1')
-  expire(H, tonumber(ARGV[7]))
+  lb.expire(H, tonumber(ARGV[7]))
 end
 return 1
 `)

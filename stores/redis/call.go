@@ -28,6 +28,17 @@ type call struct {
 	// written is set when go-redis encodes the command into a
 	// connection's buffer: from then on, Redis may run it.
 	written bool
+
+	// For the pipeliner: what to run, by when, and the outcome, which
+	// done signals.
+	op       string
+	sc       *script
+	writes   bool
+	deadline time.Time
+	cmd      *goredis.Cmd
+	reply    any
+	err      error
+	done     chan struct{}
 }
 
 // arg is one script argument, a slice of call.buf. go-redis encodes it by
@@ -50,7 +61,7 @@ func (a *arg) MarshalBinary() ([]byte, error) {
 func (a *arg) String() string { return string(a.b) }
 
 var calls = sync.Pool{New: func() any {
-	c := &call{buf: make([]byte, 0, 512), argv: make([]any, 0, 5+maxArgs)}
+	c := &call{buf: make([]byte, 0, 512), argv: make([]any, 0, 5+maxArgs), done: make(chan struct{}, 1)}
 	for i := range c.args {
 		c.args[i].c = c
 	}
@@ -73,6 +84,7 @@ func putCall(c *call) {
 		c.argv[i] = nil
 	}
 	c.argv = c.argv[:0]
+	c.sc, c.cmd, c.reply, c.err = nil, nil, nil, nil
 	calls.Put(c)
 }
 
@@ -138,17 +150,32 @@ func (s *Store) eval(ctx context.Context, op string, sc *script, c *call, writes
 		}
 		return nil, s.fail(op, err, writes && c.written && replyLost(err))
 	}
-	v := cmd.Val()
-	if s.counting != nil {
-		r, ok := v.([]any)
-		if !ok || len(r) != 2 {
-			return nil, s.badReply(op, v)
-		}
-		n, _ := r[0].(int64)
-		s.lastCalls.Store(n)
-		v = r[1]
+	return s.unwrapCounting(cmd.Val()), nil
+}
+
+// run runs a Deduct, Refund or Usage script: through the pipeliner, unless
+// pipelining is off.
+func (s *Store) run(ctx context.Context, op string, sc *script, c *call, writes bool) (any, error) {
+	if s.pipe.max > 0 {
+		return s.pipelined(ctx, op, sc, c, writes, s.timeout)
 	}
-	return v, nil
+	return s.eval(ctx, op, sc, c, writes, s.timeout)
+}
+
+// unwrapCounting returns the reply of a counting script's call (see
+// script.counting) and records its count; other replies are returned as
+// they are.
+func (s *Store) unwrapCounting(v any) any {
+	if s.counting == nil {
+		return v
+	}
+	r, ok := v.([]any)
+	if !ok || len(r) != 2 {
+		return v
+	}
+	n, _ := r[0].(int64)
+	s.lastCalls.Store(n)
+	return r[1]
 }
 
 // isNoScript reports whether Redis answered that it does not hold the

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"encoding/binary"
 	"strconv"
 	"strings"
 
@@ -31,13 +32,13 @@ import (
 // clientFields: the client hash holds, for each period p (one digit):
 //
 //	<p><start>  the credits used in the window of period p starting at
-//	            start (20 digits, see appendTime), in micro-credits
-//	s<p>        that window's start and end (20 digits each)
+//	            start (8 bytes, see appendTime), in micro-credits
+//	s<p>        that window's start and end (8 bytes each)
 //	f<p>        its threshold bits (decimal; absent is none)
 //
 // and the latest hour aggregate (the "current bucket"):
 //
-//	b               the bucket: start and end (20 digits each) and <day>
+//	b               the bucket: start and end (8 bytes each) and <day>
 //	l<start><label> the credits of the bucket under label
 //	k               present when the client has idempotency keys but no
 //	                counters
@@ -51,7 +52,7 @@ import (
 // timeLen, bucketLen and dayLen are the lengths of encoded times,
 // buckets and day numbers.
 const (
-	timeLen   = 20
+	timeLen   = 8
 	dayLen    = 8
 	bucketLen = 2*timeLen + dayLen
 	dayNs     = int64(24 * 60 * 60 * 1e9)
@@ -117,10 +118,11 @@ func clientOf(key, prefix string) (string, bool) {
 	return b.String(), true
 }
 
-// appendTime appends t as 20 decimal digits of uint64(t) XOR 2^63, so that
-// equal-width strings order as the times do, negative times included.
+// appendTime appends t as the 8 big-endian bytes of uint64(t) XOR 2^63, so
+// that encoded times order byte by byte as the times do, negative times
+// included.
 func appendTime(b []byte, t int64) []byte {
-	return appendPadded(b, uint64(t)^(1<<63), timeLen)
+	return binary.BigEndian.AppendUint64(b, uint64(t)^(1<<63))
 }
 
 // parseTime reverses appendTime.
@@ -128,11 +130,7 @@ func parseTime(s string) (int64, bool) {
 	if len(s) != timeLen {
 		return 0, false
 	}
-	u, err := strconv.ParseUint(s, 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	return int64(u ^ (1 << 63)), true
+	return int64(binary.BigEndian.Uint64([]byte(s)) ^ (1 << 63)), true
 }
 
 // appendPadded appends u in decimal, zero-padded to width digits.

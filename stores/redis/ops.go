@@ -74,35 +74,57 @@ func (s *Store) cutDay(start int64) int64 {
 	return max(dayOf(start-s.retention), -9_999_999)
 }
 
-// appendMeta appends what the deduct script reads only when a window or
-// an hour starts or a counter is near MaxUsage: the bucket, room (19), the
-// client hash's expiry (16), the day hash's expiry (16), the prune day (8)
-// and each window's end (20).
-func (s *Store) appendMeta(b []byte, op *core.Op, now, x int64) []byte {
-	b = appendBucket(b, op.Bucket)
-	b = appendRoom(b, op.Cost)
-	b = appendPadded(b, uint64(x), 16)
-	b = appendPadded(b, uint64(s.keepUntil(op.Bucket.End, now)), 16)
-	b = appendDay(b, s.cutDay(op.Bucket.Start))
+// bucketMeta is the part of the deduct script's meta that depends only on
+// the hour charged (and the clock, for an hour already past): the bucket,
+// the client hash's and the day hash's expiry (ms, 16 digits each) and the
+// prune day. The store keeps the last one, since every charge of an hour
+// shares it.
+type bucketMeta struct {
+	bucket core.Span
+	keep   int64  // ms; 0: never
+	enc    []byte // bucket, keep (as the client hash's expiry), keep, prune day
+}
+
+// meta returns the bucket meta of b at now.
+func (s *Store) meta(b core.Span, now int64) *bucketMeta {
+	if m := s.lastMeta.Load(); m != nil && m.bucket == b && (b.End > now || s.retention == 0) {
+		return m
+	}
+	m := &bucketMeta{bucket: b, keep: s.keepUntil(b.End, now)}
+	enc := make([]byte, 0, bucketLen+16+16+dayLen)
+	enc = appendBucket(enc, b)
+	enc = appendPadded(enc, uint64(m.keep), 16)
+	enc = appendPadded(enc, uint64(m.keep), 16)
+	m.enc = appendDay(enc, s.cutDay(b.Start))
+	if b.End > now {
+		s.lastMeta.Store(m)
+	}
+	return m
+}
+
+// appendMeta appends what the deduct script reads only on its general
+// path: the bucket, the client hash's expiry x (16), the day hash's expiry
+// (16), the prune day (8) and each window's end (8).
+func (s *Store) appendMeta(b []byte, op *core.Op, now, keyMs int64) []byte {
+	m := s.meta(op.Bucket, now)
+	x := m.keep
+	if x != 0 {
+		for i := range op.N {
+			x = max(x, msOf(addSat(op.List[i].End, s.grace)))
+		}
+		x = max(x, keyMs)
+	}
+	if x == m.keep {
+		b = append(b, m.enc...)
+	} else {
+		b = append(b, m.enc[:bucketLen]...)
+		b = appendPadded(b, uint64(x), 16)
+		b = append(b, m.enc[bucketLen+16:]...)
+	}
 	for i := range op.N {
 		b = appendTime(b, op.List[i].End)
 	}
 	return b
-}
-
-// expiry returns when the client hash may expire after op: when its
-// windows have ended (plus the grace), its hour aggregate is past the
-// retention and its key record has expired. Zero means never (no
-// retention).
-func (s *Store) expiry(op *core.Op, now, keyMs int64) int64 {
-	x := s.keepUntil(op.Bucket.End, now)
-	if x == 0 {
-		return 0
-	}
-	for _, w := range op.Windows() {
-		x = max(x, msOf(addSat(w.End, s.grace)))
-	}
-	return max(x, keyMs)
 }
 
 // Deduct implements [core.Store.Deduct] in one script: it reads the
@@ -123,7 +145,7 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 		return res, err
 	}
 	ws := op.Windows()
-	v, err := s.eval(ctx, "deduct", deductScript, c, true, s.timeout)
+	v, err := s.run(ctx, "deduct", deductScript, c, true)
 	if err != nil {
 		return res, err
 	}
@@ -188,7 +210,7 @@ func (s *Store) deductArgs(c *call, op *core.Op, now int64) error {
 	}
 	c.buf = strconv.AppendInt(c.buf, op.Cost, 10)
 	c.end()
-	c.buf = s.appendMeta(c.buf, op, now, s.expiry(op, now, keyMs))
+	c.buf = s.appendMeta(c.buf, op, now, keyMs)
 	c.end()
 	for i := range op.N {
 		c.buf = appendCounter(c.buf, &op.List[i])
@@ -244,7 +266,7 @@ func (s *Store) Refund(ctx context.Context, op *core.Op) error {
 		c.end()
 		c.prepare(refundScript, h, k)
 	}
-	_, err := s.eval(ctx, "refund", refundScript, c, true, s.timeout)
+	_, err := s.run(ctx, "refund", refundScript, c, true)
 	return err
 }
 
@@ -269,7 +291,7 @@ func (s *Store) Usage(ctx context.Context, op *core.Op) (core.Result, error) {
 		c.end()
 	}
 	c.prepare(usageScript, h)
-	v, err := s.eval(ctx, "usage", usageScript, c, false, s.timeout)
+	v, err := s.run(ctx, "usage", usageScript, c, false)
 	if err != nil {
 		return res, err
 	}

@@ -11,7 +11,7 @@ import (
 // An idempotency key's record is one string, written by the deduct script
 // in the step that admits the charge:
 //
-//	expires (20)  when the record expires, as appendTime writes it
+//	expires (8)   when the record expires, as appendTime writes it
 //	mlen (5), m   the match: cost (decimal) ':' label; a retry with the
 //	              same match is a replay, another is a conflict
 //	rlen (5), R   the refund, as appendRefund writes it, for Refund by key
@@ -48,7 +48,7 @@ func appendHead(b []byte, op *core.Op, expires int64) []byte {
 }
 
 // appendRefund appends what the refund script reads: cost (16), bucket,
-// the number of windows (1), each window's counter field (21), then the
+// the number of windows (1), each window's counter field (9), then the
 // label field of the hour.
 func appendRefund(b []byte, op *core.Op) []byte {
 	b = appendPadded(b, uint64(op.Cost), 16)

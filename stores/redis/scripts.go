@@ -8,33 +8,33 @@ import (
 
 // The scripts below are the store's commands: each operation is one script
 // run with EVALSHA (EVAL when the server has lost it), so it is atomic and
-// takes one round trip. Every script reads what it needs before it writes
-// anything, so a script never stops half way.
+// takes one round trip.
 //
-// Times are Unix nanoseconds offset by 2^63 and written as 20 digits (see
-// appendTime); they are compared for equality as strings and ordered by
-// their two 10-digit halves (before), because a Lua number is a double,
-// exact only up to 2^53, while Unix nanoseconds are about 1.8e18.
+// Times are Unix nanoseconds offset by 2^63 and written as 8 big-endian
+// bytes (see appendTime): compared for equality as strings and ordered a
+// byte at a time (before), never as Lua numbers, which are doubles, exact
+// only up to 2^53, while Unix nanoseconds are about 1.8e18.
 //
-// Credits stay exact. Costs and limits are below 2^53, so they and any sum
-// below 2^53 are exact as Lua numbers: a counter below 2^53 - cost is read,
-// added to and written back with HSET (Redis writes an integral Lua number
-// as an integer: "%.17g" up to 7.0, its integer formatter since 7.2), and a
-// larger one is incremented with HINCRBY (int64 arithmetic in Redis) and
-// read back as a string. A counter never passes MaxUsage (2^63-1): before anything is
-// written, a counter of 2^53 or more is compared with MaxUsage - cost as a
-// 19-digit decimal string (over), so HINCRBY never overflows. Fits (used <=
-// limit - cost) needs no such care: limit - cost is exact, and a usage of
-// 2^53 or more converts to a double of at least 2^53, which still compares
-// as above any limit.
+// Credits stay exact. Costs and limits are below 2^53, and so is every
+// value the scripts compute with Lua numbers; a counter of 2^53 or more is
+// read as the string Redis holds and changed with HINCRBY (int64
+// arithmetic in Redis). A counter never passes MaxUsage (2^63-1): before
+// anything is written, a counter of 2^53 or more is checked against it
+// exactly (over, on decimal digits), so no HINCRBY ever fails for
+// overflow. Fits (used + cost <= limit) needs no such care: a usage of
+// 2^53 or more converts to a double of at least 2^53, above any limit.
 //
-// The common case costs two commands and no parsing: the field of a window
-// counter is named by its period and start, and the field of an aggregate
-// of the current hour by the hour's start and the label, so a field that
-// exists is the counter or aggregate the charge goes to. Only a missing
-// field (a new window, hour or label, or a late charge) takes the slower
-// path, which reads the window's span (s<p>) or the current hour (b) and
-// compares times; its helper functions are created only then (lib).
+// The common charge (its windows and hour already counted, no alert
+// levels, no idempotency key) is one HINCRBY per window and one for the
+// hour: the field of a window's counter is named by its period and start,
+// and the field of an aggregate of the current hour by the hour's start and
+// the label, so the fields the caller names are the ones to add to. A
+// field that HINCRBY creates (value = cost) is checked against the window's
+// span (s<p>) or the current hour (b); if it is not the right one, or a
+// window refuses, or a counter reaches 2^53, the increments are undone
+// (HDEL for a created field) and the general path decides exactly, as
+// everything else does: it reads first, writes after, and never stops half
+// way. The helpers of the general path are created only when it runs (L).
 //
 // Some keys are named by the scripts rather than passed in KEYS (the day
 // hashes and the two indexes): they share the client's hash tag, so they
@@ -56,34 +56,52 @@ func newScriptFrom(name, src string) *script {
 	return &script{name: name, src: src, sha: hex.EncodeToString(h[:])}
 }
 
-// counting returns a variant of sc that counts its redis.call calls and
-// returns {calls, reply}: for tests that check how many commands an
-// operation costs inside Redis.
+// counting returns a variant of sc that counts its redis.call and
+// redis.pcall calls and returns {calls, reply}: for tests that check how
+// many commands an operation costs inside Redis.
 func (sc *script) counting() *script {
 	body := strings.TrimPrefix(sc.src, prelude)
-	src := strings.Replace(prelude, "local call = redis.call",
-		"local calls = 0\nlocal function call(...) calls = calls + 1 return redis.call(...) end", 1) +
-		"\nlocal function body()\n" + body + "\nend\nlocal r = body()\nreturn {calls, r}\n"
+	pre := strings.Replace(prelude, "local call = redis.call",
+		"local calls = 0\nlocal function call(...) calls = calls + 1 return redis.call(...) end", 1)
+	pre = strings.Replace(pre, "local pcall = redis.pcall",
+		"local function pcall(...) calls = calls + 1 return redis.pcall(...) end", 1)
+	src := pre + "\nlocal function body()\n" + body + "\nend\nlocal r = body()\nreturn {calls, r}\n"
 	return newScriptFrom(sc.name, src)
 }
 
-// prelude is shared by every script: call, MAX (2^53, where Lua numbers
-// stop being exact) and L(), which returns the helpers of the slower paths,
-// created at the first use in a call.
+// prelude is shared by every script: call, pcall, MAX (2^53, where Lua
+// numbers stop being exact) and L(), which returns the helpers of the
+// general paths, created at the first use in a call.
 const prelude = `local call = redis.call
+local pcall = redis.pcall
 local MAX = 9007199254740992
 local lib = nil
 local function L()
   if lib then return lib end
   lib = {}
   local function before(a, b)
-    if a == b then return false end
-    local x, y = tonumber(string.sub(a, 1, 10)), tonumber(string.sub(b, 1, 10))
-    if x ~= y then return x < y end
-    return tonumber(string.sub(a, 11, 20)) < tonumber(string.sub(b, 11, 20))
+    for i = 1, 8 do
+      local x, y = string.byte(a, i), string.byte(b, i)
+      if x ~= y then return x < y end
+    end
+    return false
   end
   lib.before = before
-  lib.over = function(u, room)
+  lib.over = function(u, c)
+    if #u > 19 then return true end
+    local uh, ul = 0, tonumber(u)
+    if #u > 15 then uh, ul = tonumber(string.sub(u, 1, -16)), tonumber(string.sub(u, -15)) end
+    local ch = math.floor(c / 1e15)
+    local cl = c - ch * 1e15
+    if cl < 0 then ch, cl = ch - 1, cl + 1e15 end
+    if cl >= 1e15 then ch, cl = ch + 1, cl - 1e15 end
+    local s, carry = ul + cl, 0
+    if s >= 1e15 then carry, s = 1, s - 1e15 end
+    local h = uh + ch + carry
+    if h ~= 9223 then return h > 9223 end
+    return s > 372036854775807
+  end
+  lib.overRoom = function(u, room)
     if #u > 19 then return true end
     if #u < 19 then u = string.rep('0', 19 - #u) .. u end
     local x, y = tonumber(string.sub(u, 1, 10)), tonumber(string.sub(room, 1, 10))
@@ -108,13 +126,13 @@ local function L()
   lib.rollover = function(H, b, keep, X, cut)
     local I = H .. ':i'
     local all = call('HGETALL', H)
-    local day = string.sub(b, 41, 48)
-    local base = string.sub(b, 1, 40)
+    local day = string.sub(b, 17, 24)
+    local base = string.sub(b, 1, 16)
     local mv, del = {}, {}
     for j = 1, #all, 2 do
       local f = all[j]
       if string.byte(f, 1) == 108 then
-        mv[#mv + 1] = base .. string.sub(f, 22)
+        mv[#mv + 1] = base .. string.sub(f, 10)
         mv[#mv + 1] = all[j + 1]
         del[#del + 1] = f
       end
@@ -141,73 +159,75 @@ local function L()
 end`
 
 // deductScript: KEYS[1] is the client hash, KEYS[2] the key record (only
-// with an idempotency key). ARGV: the cost; meta, read only on the slower
-// paths: the bucket (bucketLen), room (19), the client hash's expiry (ms,
-// 16), the day hash's expiry (ms, 16), the prune day (8) and each window's
-// end (20); each window's counter field (period digit and start, 21); the
-// field of the current hour's aggregate ('l', hour start, label); each
-// window's limit (see appendLimit); then with a key the record head, the
-// record body and key timing (charge time 20, record lifetime ms 16,
-// expiry ms 16).
+// with an idempotency key). ARGV: the cost; meta, read only on the general
+// path: the bucket (bucketLen), the client hash's expiry (ms, 16), the day
+// hash's expiry (ms, 16), the prune day (8) and each window's end (8);
+// each window's counter field (period digit and start: 9 bytes); the field
+// of the current hour's aggregate ('l', hour start, label); each window's
+// limit (see appendLimit); then with a key the record head, the record
+// body and key timing (charge time 8, record lifetime ms 16, expiry ms 16).
 //
 // It returns {status, reset, used1, ..., usedN} and, if a window has alert
 // levels, fired1, ..., firedN after them: status 1 admitted, 0 refused, 2
 // refused by overflow; or {3, record} for a replay and {4, record} for a
 // conflict.
-//
-// The fast path (no key, a cost, every field present, no levels, every sum
-// below 2^53) reads the fields with one HMGET straight from ARGV, writes
-// them with one HSET and allocates no table of its own but the reply's.
 var deductScript = newScript("deduct", `
 local H = KEYS[1]
 local cost = ARGV[1]
 local costn = tonumber(cost)
 if #KEYS == 1 and costn > 0 then
   local n = (#ARGV - 3) / 2
-  local v = call('HMGET', H, unpack(ARGV, 3, 3 + n))
-  local a = v[n + 1]
-  if a then
-    a = tonumber(a) + costn
-    local fast, refuse = a < MAX, false
-    if fast then
-      for i = 1, n do
-        local u, l = v[i], tonumber(ARGV[3 + n + i])
-        if not u or not l then
-          fast = false
-          break
-        end
-        u = tonumber(u) + costn
-        if u >= MAX then
-          fast = false
-          break
-        end
-        if l >= 0 and u > l then refuse = true end
+  local out = {1, 0}
+  local k, fast = 0, true
+  for i = 1, n do
+    local W = ARGV[2 + i]
+    local r = pcall('HINCRBY', H, W, cost)
+    if type(r) ~= 'number' then
+      fast = false
+      break
+    end
+    k = i
+    if r == costn then
+      local cur = call('HGET', H, 's' .. string.sub(W, 1, 1))
+      if not cur or string.sub(cur, 1, 8) ~= string.sub(W, 2, 9) then
+        call('HDEL', H, W)
+        k = i - 1
+        fast = false
+        break
       end
     end
-    if fast then
-      if refuse then
-        v[n + 1] = nil
-        return {0, 0, unpack(v)}
+    if r >= MAX then
+      fast = false
+      break
+    end
+    local l = ARGV[3 + n + i]
+    if l ~= '-1' then
+      l = tonumber(l)
+      if not l or r > l then
+        fast = false
+        break
       end
-      for i = 1, n do v[i] = tonumber(v[i]) + costn end
-      if n == 1 then
-        call('HSET', H, ARGV[3], v[1], ARGV[4], a)
-      elseif n == 2 then
-        call('HSET', H, ARGV[3], v[1], ARGV[4], v[2], ARGV[5], a)
-      elseif n == 3 then
-        call('HSET', H, ARGV[3], v[1], ARGV[4], v[2], ARGV[5], v[3], ARGV[6], a)
-      else
-        local hs = {ARGV[3 + n], a}
-        for i = 1, n do
-          hs[2 * i + 1] = ARGV[2 + i]
-          hs[2 * i + 2] = v[i]
+    end
+    out[2 + i] = r
+  end
+  if fast then
+    local LF = ARGV[3 + n]
+    local a = pcall('HINCRBY', H, LF, cost)
+    if type(a) == 'number' then
+      if a == costn then
+        local b = call('HGET', H, 'b')
+        if not b or string.sub(b, 1, 8) ~= string.sub(LF, 2, 9) then
+          call('HDEL', H, LF)
+          a = nil
         end
-        call('HSET', H, unpack(hs))
+      elseif a >= MAX then
+        k = n + 1
+        a = nil
       end
-      v[n + 1] = nil
-      return {1, 0, unpack(v)}
+      if a then return out end
     end
   end
+  for i = 1, k do call('HINCRBY', H, ARGV[2 + i], -costn) end
 end
 local meta = ARGV[2]
 local keyed = #KEYS > 1
@@ -217,10 +237,10 @@ local n = (last - 3) / 2
 local LF = ARGV[3 + n]
 if keyed then
   local v = call('GET', KEYS[2])
-  if v and L().before(string.sub(ARGV[last + 3], 1, 20), string.sub(v, 1, 20)) then
+  if v and L().before(string.sub(ARGV[last + 3], 1, 8), v) then
     local KA = ARGV[last + 1]
-    local ml = tonumber(string.sub(KA, 21, 25))
-    if string.sub(v, 21, 25 + ml) == string.sub(KA, 21, 25 + ml) then return {3, v} end
+    local ml = tonumber(string.sub(KA, 9, 13))
+    if string.sub(v, 9, 13 + ml) == string.sub(KA, 9, 13 + ml) then return {3, v} end
     return {4, v}
   end
 end
@@ -249,8 +269,8 @@ for i = 1, n do
   else
     local p = string.sub(W, 1, 1)
     local cur = call('HGET', H, 's' .. p)
-    if cur and L().before(string.sub(W, 2, 21), cur) then
-      local cf = p .. string.sub(cur, 1, 20)
+    if cur and L().before(string.sub(W, 2, 9), cur) then
+      local cf = p .. string.sub(cur, 1, 8)
       used[i], field[i] = call('HGET', H, cf) or '0', cf
     else
       used[i], field[i] = '0', W
@@ -264,25 +284,25 @@ if costn > 0 then
   for i = 1, n do
     local un = tonumber(used[i])
     if lims[i] >= 0 and un > lims[i] - costn then ok = 0 end
-    if un + costn >= MAX and L().over(used[i], string.sub(meta, 49, 67)) then ok, ovf = 0, true end
+    if un + costn >= MAX and L().over(used[i], costn) then ok, ovf = 0, true end
   end
 end
 local a, where, AK, AF, bcur = vals[n + 1], 1, nil, nil, nil
 if costn > 0 and ok == 1 then
   if not a then
-    local B = string.sub(meta, 1, 48)
+    local B = string.sub(meta, 1, 24)
     bcur = call('HGET', H, 'b')
     if not bcur or L().before(bcur, B) then
       where = 2
-    elseif string.sub(bcur, 1, 20) ~= string.sub(B, 1, 20) then
+    elseif string.sub(bcur, 1, 8) ~= string.sub(B, 1, 8) then
       where = 3
-      AK = H .. ':d:' .. string.sub(B, 41, 48)
-      AF = string.sub(B, 1, 40) .. string.sub(LF, 22)
+      AK = H .. ':d:' .. string.sub(B, 17, 24)
+      AF = string.sub(B, 1, 16) .. string.sub(LF, 10)
       a = call('HGET', AK, AF)
     end
     a = a or '0'
   end
-  if tonumber(a) + costn >= MAX and L().over(a, string.sub(meta, 49, 67)) then ok, ovf = 0, true end
+  if tonumber(a) + costn >= MAX and L().over(a, costn) then ok, ovf = 0, true end
 end
 local out = {ok, 0}
 if ok == 0 or costn == 0 then
@@ -306,14 +326,14 @@ else
         local of = nil
         if lv then of = vals[lv.at] else of = call('HGET', H, 'f' .. p) end
         if of and of ~= '0' then reset = reset + 2 ^ (i - 1) end
-        call('HDEL', H, p .. string.sub(old, 1, 20))
+        call('HDEL', H, p .. string.sub(old, 1, 8))
         if of and not lv then
           hs[#hs + 1] = 'f' .. p
           hs[#hs + 1] = 0
         end
       end
       hs[#hs + 1] = 's' .. p
-      hs[#hs + 1] = string.sub(W, 2, 21) .. string.sub(meta, 88 + 20 * i, 107 + 20 * i)
+      hs[#hs + 1] = string.sub(W, 2, 9) .. string.sub(meta, 57 + 8 * i, 64 + 8 * i)
       hs[#hs + 1] = W
       hs[#hs + 1] = costn
       nu, bump = costn, true
@@ -346,7 +366,7 @@ else
     end
   end
   out[2] = reset
-  local X = tonumber(string.sub(meta, 68, 83))
+  local X = tonumber(string.sub(meta, 25, 40))
   if where == 1 then
     local an = tonumber(a)
     if an + costn < MAX then
@@ -357,19 +377,19 @@ else
     end
   elseif where == 2 then
     if bcur then
-      L().rollover(H, bcur, tonumber(string.sub(meta, 84, 99)), X, tonumber(string.sub(meta, 100, 107)))
+      L().rollover(H, bcur, tonumber(string.sub(meta, 41, 56)), X, tonumber(string.sub(meta, 57, 64)))
     end
     hs[#hs + 1] = 'b'
-    hs[#hs + 1] = string.sub(meta, 1, 48)
+    hs[#hs + 1] = string.sub(meta, 1, 24)
     hs[#hs + 1] = LF
     hs[#hs + 1] = costn
     bump = true
   else
     local I = H .. ':i'
-    local day = string.sub(meta, 41, 48)
+    local day = string.sub(meta, 17, 24)
     call('HINCRBY', AK, AF, cost)
     call('ZADD', I, tonumber(day), day)
-    L().expire(AK, tonumber(string.sub(meta, 84, 99)))
+    L().expire(AK, tonumber(string.sub(meta, 41, 56)))
     L().expire(I, X)
     bump = true
   end
@@ -384,15 +404,15 @@ if keyed then
     if type(u) == 'number' then u = string.format('%d', u) end
     ul[i] = u
   end
-  local px = tonumber(string.sub(KC, 21, 36))
-  local score = tonumber(string.sub(KC, 37, 52))
+  local px = tonumber(string.sub(KC, 9, 24))
+  local score = tonumber(string.sub(KC, 25, 40))
   call('SET', KEYS[2], ARGV[last + 1] .. table.concat(ul, ',') .. '\n' .. ARGV[last + 2], 'PX', px)
   local KI = H .. ':ki'
   call('ZADD', KI, score, string.sub(KEYS[2], #H + 4))
   call('ZREMRANGEBYSCORE', KI, '-inf', score - px)
   L().expire(KI, score)
   if costn == 0 then call('HSETNX', H, 'k', '1') end
-  L().expire(H, tonumber(string.sub(meta, 68, 83)))
+  L().expire(H, tonumber(string.sub(meta, 25, 40)))
 end
 return out
 `)
@@ -408,8 +428,8 @@ for i = 1, #ARGV do
     local p = string.sub(W, 1, 1)
     local cur = call('HGET', H, 's' .. p)
     vals[i] = '0'
-    if cur and L().before(string.sub(W, 2, 21), cur) then
-      vals[i] = call('HGET', H, p .. string.sub(cur, 1, 20)) or '0'
+    if cur and L().before(string.sub(W, 2, 9), cur) then
+      vals[i] = call('HGET', H, p .. string.sub(cur, 1, 8)) or '0'
     end
   end
 end
@@ -418,27 +438,27 @@ return vals
 
 // refundScript: KEYS[1] is the client hash, KEYS[2] the key record (only
 // with an idempotency key). ARGV[1] is the refund (see appendRefund), or,
-// with a key, the time of the call (20): the refund is then read from the
+// with a key, the time of the call (8): the refund is then read from the
 // record, which is deleted. It returns 1 if it refunded a keyed charge.
 var refundScript = newScript("refund", `
 local H = KEYS[1]
 local R = ARGV[1]
 if #KEYS > 1 then
   local v = call('GET', KEYS[2])
-  if not v or not L().before(ARGV[1], string.sub(v, 1, 20)) then return 0 end
-  local ml = tonumber(string.sub(v, 21, 25))
-  local rl = tonumber(string.sub(v, 26 + ml, 30 + ml))
-  R = string.sub(v, 31 + ml, 30 + ml + rl)
+  if not v or not L().before(ARGV[1], v) then return 0 end
+  local ml = tonumber(string.sub(v, 9, 13))
+  local rl = tonumber(string.sub(v, 14 + ml, 18 + ml))
+  R = string.sub(v, 19 + ml, 18 + ml + rl)
   call('DEL', KEYS[2])
   call('ZREM', H .. ':ki', string.sub(KEYS[2], #H + 4))
 end
 local costn = tonumber(string.sub(R, 1, 16))
 if costn == 0 then return 1 end
-local B = string.sub(R, 17, 64)
-local n = tonumber(string.sub(R, 65, 65))
+local B = string.sub(R, 17, 40)
+local n = tonumber(string.sub(R, 41, 41))
 local fl = {}
-for i = 1, n do fl[i] = string.sub(R, 45 + 21 * i, 65 + 21 * i) end
-local LF = string.sub(R, 66 + 21 * n)
+for i = 1, n do fl[i] = string.sub(R, 33 + 9 * i, 41 + 9 * i) end
+local LF = string.sub(R, 42 + 9 * n)
 fl[n + 1] = LF
 local vals = call('HMGET', H, unpack(fl))
 local hs = {}
@@ -462,8 +482,8 @@ end
 if not vals[n + 1] then
   local b = call('HGET', H, 'b')
   if b and L().before(B, b) then
-    local AK = H .. ':d:' .. string.sub(B, 41, 48)
-    local AF = string.sub(B, 1, 40) .. string.sub(LF, 22)
+    local AK = H .. ':d:' .. string.sub(B, 17, 24)
+    local AF = string.sub(B, 1, 16) .. string.sub(LF, 10)
     local u = call('HGET', AK, AF)
     if u then less(AK, AF, u) end
   end
@@ -472,7 +492,7 @@ if #hs > 0 then call('HSET', H, unpack(hs)) end
 return 1
 `)
 
-// reportScript: KEYS[1] is the client hash; ARGV from (20), to (20), and
+// reportScript: KEYS[1] is the client hash; ARGV from (8), to (8), and
 // the first and last day numbers of the range. It returns the aggregates
 // whose hour starts in [from, to) as {start..end..label, credits, ...}.
 var reportScript = newScript("report", `
@@ -482,33 +502,30 @@ local out = {}
 for _, d in ipairs(call('ZRANGEBYSCORE', H .. ':i', ARGV[3], ARGV[4])) do
   local all = call('HGETALL', H .. ':d:' .. d)
   for j = 1, #all, 2 do
-    local s = string.sub(all[j], 1, 20)
-    if not before(s, from) and before(s, to) then
-      out[#out + 1] = all[j]
+    local f = all[j]
+    if not before(f, from) and before(f, to) then
+      out[#out + 1] = f
       out[#out + 1] = all[j + 1]
     end
   end
 end
 local b = call('HGET', H, 'b')
-if b then
-  local s = string.sub(b, 1, 20)
-  if not before(s, from) and before(s, to) then
-    local base = string.sub(b, 1, 40)
-    local all = call('HGETALL', H)
-    for j = 1, #all, 2 do
-      if string.byte(all[j], 1) == 108 then
-        out[#out + 1] = base .. string.sub(all[j], 22)
-        out[#out + 1] = all[j + 1]
-      end
+if b and not before(b, from) and before(b, to) then
+  local base = string.sub(b, 1, 16)
+  local all = call('HGETALL', H)
+  for j = 1, #all, 2 do
+    if string.byte(all[j], 1) == 108 then
+      out[#out + 1] = base .. string.sub(all[j], 10)
+      out[#out + 1] = all[j + 1]
     end
   end
 end
 return out
 `)
 
-// deleteScript: KEYS[1] is the client hash; ARGV from (20), to (20), the
+// deleteScript: KEYS[1] is the client hash; ARGV from (8), to (8), the
 // first and last day numbers of the range, then per window its counter
-// field (21) and end (20). It removes the aggregates whose hour starts in
+// field (9) and end (8). It removes the aggregates whose hour starts in
 // [from, to), takes their credits out of the windows they overlap (never
 // below zero), and returns the credits removed, one value per aggregate.
 var deleteScript = newScript("delete", `
@@ -522,7 +539,7 @@ if n > 0 then
   local vals = call('HMGET', H, unpack(fl))
   for i = 1, n do
     if vals[i] then
-      ws[#ws + 1] = {f = fl[i], s = string.sub(fl[i], 2, 21), e = ARGV[4 + 2 * i], acc = 0}
+      ws[#ws + 1] = {f = fl[i], s = string.sub(fl[i], 2, 9), e = ARGV[4 + 2 * i], acc = 0}
     end
   end
 end
@@ -536,9 +553,9 @@ end
 local removed = {}
 local function hit(f, v)
   removed[#removed + 1] = v
-  local s, e, vn = string.sub(f, 1, 20), string.sub(f, 21, 40), tonumber(v)
+  local e, vn = string.sub(f, 9, 16), tonumber(v)
   for _, w in ipairs(ws) do
-    if before(s, w.e) and before(w.s, e) then
+    if before(f, w.e) and before(w.s, e) then
       if vn >= MAX then
         dec(w, v)
       else
@@ -557,10 +574,10 @@ for _, d in ipairs(call('ZRANGEBYSCORE', I, ARGV[3], ARGV[4])) do
   local all = call('HGETALL', AK)
   local del = {}
   for j = 1, #all, 2 do
-    local s = string.sub(all[j], 1, 20)
-    if not before(s, from) and before(s, to) then
-      hit(all[j], all[j + 1])
-      del[#del + 1] = all[j]
+    local f = all[j]
+    if not before(f, from) and before(f, to) then
+      hit(f, all[j + 1])
+      del[#del + 1] = f
     end
   end
   if #del * 2 == #all then
@@ -571,20 +588,17 @@ for _, d in ipairs(call('ZRANGEBYSCORE', I, ARGV[3], ARGV[4])) do
   end
 end
 local b = call('HGET', H, 'b')
-if b then
-  local s = string.sub(b, 1, 20)
-  if not before(s, from) and before(s, to) then
-    local base = string.sub(b, 1, 40)
-    local all = call('HGETALL', H)
-    local del = {}
-    for j = 1, #all, 2 do
-      if string.byte(all[j], 1) == 108 then
-        hit(base .. string.sub(all[j], 22), all[j + 1])
-        del[#del + 1] = all[j]
-      end
+if b and not before(b, from) and before(b, to) then
+  local base = string.sub(b, 1, 16)
+  local all = call('HGETALL', H)
+  local del = {}
+  for j = 1, #all, 2 do
+    if string.byte(all[j], 1) == 108 then
+      hit(base .. string.sub(all[j], 10), all[j + 1])
+      del[#del + 1] = all[j]
     end
-    if #del > 0 then L().chunked('HDEL', H, del) end
   end
+  if #del > 0 then L().chunked('HDEL', H, del) end
 end
 for _, w in ipairs(ws) do
   if w.acc > 0 then dec(w, string.format('%d', w.acc)) end
@@ -607,7 +621,7 @@ local I = H .. ':i'
 local D0 = ARGV[2]
 if D0 == '' then
   local b = call('HGET', H, 'b')
-  if b then D0 = string.format('%d', tonumber(string.sub(b, 41, 48)) - 1) else D0 = '+inf' end
+  if b then D0 = string.format('%d', tonumber(string.sub(b, 17, 24)) - 1) else D0 = '+inf' end
 end
 local budget = tonumber(ARGV[3])
 local hi = '+inf'
@@ -638,13 +652,14 @@ return {1, D0, '', arch, call('HGETALL', H), keys}
 // importScript writes one record. KEYS[1] is the client hash (and KEYS[2]
 // the key record, for a key). ARGV[1] is the kind, then:
 //
-//	'w': counter field (21), end (20), used, room (19), fired, merge,
+//	'w': counter field (9), end (8), used, room (19), fired, merge,
 //	     hash expiry ms
 //	'u': bucket, label field, used, room (19), merge, hash expiry ms,
 //	     day-hash expiry ms
 //	'k': record, member, lifetime ms, expiry ms, merge, hash expiry ms
 //
-// merge is '1' to merge as core.MergeWindow and core.MergeUsage say.
+// room is MaxUsage - used in 19 digits; merge is '1' to merge as
+// core.MergeWindow and core.MergeUsage say.
 var importScript = newScript("import", `
 local H, kind = KEYS[1], ARGV[1]
 local lb = L()
@@ -654,7 +669,7 @@ local function put(k, f, used, room, merge)
   if merge == '1' then cur = call('HGET', k, f) end
   if not cur then
     call('HSET', k, f, used)
-  elseif lb.over(cur, room) then
+  elseif lb.overRoom(cur, room) then
     call('HSET', k, f, MAXS)
   else
     call('HINCRBY', k, f, used)
@@ -662,13 +677,13 @@ local function put(k, f, used, room, merge)
 end
 if kind == 'w' then
   local W, e, used, room, fired, merge = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-  local p, s = string.sub(W, 1, 1), string.sub(W, 2, 21)
+  local p, s = string.sub(W, 1, 1), string.sub(W, 2, 9)
   local S, F = 's' .. p, 'f' .. p
   local cur = call('HGET', H, S)
   if merge ~= '1' or not cur or lb.before(cur, s) then
-    if cur then call('HDEL', H, p .. string.sub(cur, 1, 20)) end
+    if cur then call('HDEL', H, p .. string.sub(cur, 1, 8)) end
     call('HSET', H, S, s .. e, W, used, F, fired)
-  elseif string.sub(cur, 1, 20) == s then
+  elseif string.sub(cur, 1, 8) == s then
     put(H, W, used, room, '1')
     local f = call('HGET', H, F)
     call('HSET', H, F, bit.bor(tonumber(f or '0'), tonumber(fired)))
@@ -681,13 +696,13 @@ elseif kind == 'u' then
   if not b or lb.before(b, B) then
     if b then lb.rollover(H, b, keep, X, nil) end
     call('HSET', H, 'b', B, LF, used)
-  elseif string.sub(b, 1, 20) == string.sub(B, 1, 20) then
+  elseif string.sub(b, 1, 8) == string.sub(B, 1, 8) then
     put(H, LF, used, room, merge)
   else
     local I = H .. ':i'
-    local AK = H .. ':d:' .. string.sub(B, 41, 48)
-    put(AK, string.sub(B, 1, 40) .. string.sub(LF, 22), used, room, merge)
-    call('ZADD', I, tonumber(string.sub(B, 41, 48)), string.sub(B, 41, 48))
+    local AK = H .. ':d:' .. string.sub(B, 17, 24)
+    put(AK, string.sub(B, 1, 16) .. string.sub(LF, 10), used, room, merge)
+    call('ZADD', I, tonumber(string.sub(B, 17, 24)), string.sub(B, 17, 24))
     lb.expire(AK, keep)
     lb.expire(I, X)
   end

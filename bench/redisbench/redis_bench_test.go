@@ -66,26 +66,8 @@ type charger func(ctx context.Context, i int) (bool, error)
 // apibilling returns a charger through core.Billing and the Redis store,
 // with the given quotas for each client.
 func apibilling(b *testing.B, c *goredis.Client, clients int, quotas ...core.Quota) charger {
-	s, err := redisstore.New(c, &redisstore.Options{Prefix: prefix(b, c), Timeout: 5 * time.Second})
-	if err != nil {
-		b.Fatal(err)
-	}
-	bill := core.New(s)
-	ids := make([]string, clients)
-	for i := range ids {
-		ids[i] = "client-" + strconv.Itoa(i)
-		if err := bill.SetQuotas(ids[i], quotas...); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return func(ctx context.Context, i int) (bool, error) {
-		out, err := bill.Track(ctx, ids[i], core.Whole(1))
-		return out.Allowed(), err
-	}
-}
-
-func apibillingAP(b *testing.B, ap goredis.UniversalClient, c *goredis.Client, clients int, quotas ...core.Quota) charger {
-	s, err := redisstore.New(ap, &redisstore.Options{Prefix: prefix(b, c), Timeout: 5 * time.Second})
+	pipelines, _ := strconv.Atoi(os.Getenv("APIBILLING_REDIS_PIPELINES"))
+	s, err := redisstore.New(c, &redisstore.Options{Prefix: prefix(b, c), Timeout: 5 * time.Second, Pipelines: pipelines})
 	if err != nil {
 		b.Fatal(err)
 	}

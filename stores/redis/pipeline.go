@@ -33,15 +33,16 @@ const maxPipeline = 256
 
 // pipelined runs c through the pipeliner.
 func (s *Store) pipelined(ctx context.Context, op string, sc *script, c *call, writes bool, timeout time.Duration) (any, error) {
-	if err := s.check(ctx, op); err != nil {
+	ctx, cancel, err := s.begin(ctx, op, timeout)
+	if err != nil {
 		return nil, err
+	}
+	if cancel != nil {
+		defer cancel()
 	}
 	p := &s.pipe
 	c.op, c.sc, c.writes = op, sc, writes
-	c.deadline = time.Now().Add(timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(c.deadline) {
-		c.deadline = d
-	}
+	c.deadline, _ = ctx.Deadline()
 	p.mu.Lock()
 	if p.inflight < p.max && len(p.queue) == 0 {
 		p.inflight++
@@ -62,6 +63,8 @@ func (s *Store) pipelined(ctx context.Context, op string, sc *script, c *call, w
 	case <-ctx.Done():
 	}
 	if p.remove(c) {
+		// Its deadline passed (or its caller gave up) before a pipeline
+		// took it: nothing was sent.
 		s.stats.calls.Add(1)
 		return nil, s.fail(op, ctx.Err(), false)
 	}

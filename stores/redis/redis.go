@@ -16,7 +16,7 @@ const (
 	// DefaultPrefix starts every key the store writes.
 	DefaultPrefix = "apibilling"
 	// DefaultTimeout bounds each deduction, refund and usage read.
-	DefaultTimeout = 250 * time.Millisecond
+	DefaultTimeout = 500 * time.Millisecond
 	// DefaultAdminTimeout bounds each script of a report, a deletion, an
 	// export or an import.
 	DefaultAdminTimeout = 5 * time.Second
@@ -26,7 +26,7 @@ const (
 	DefaultGrace = time.Minute
 	// DefaultPipelines is how many calls or pipelines of calls the store
 	// has in flight at a time.
-	DefaultPipelines = 4
+	DefaultPipelines = 2
 )
 
 // Options configures a [Store]. The zero value means the defaults.

@@ -17,25 +17,18 @@ const ProblemContentType = "application/problem+json"
 // QuotaExceededType is the problem type of a 429.
 const QuotaExceededType = "https://iana.org/assignments/http-problem-types#quota-exceeded"
 
-// Details of the problems the middleware answers.
-const (
-	detailNoIdentity    = "The request does not identify a client."
-	detailUnknownClient = "The client identity is not recognized."
-	detailInvalidClient = "The client identity is not valid."
-	detailNoQuotas      = "You do not have any available quota"
-	detailInvalidCost   = "The cost of this request could not be determined."
-	detailStore         = "Billing is temporarily unavailable. Retry later."
-	detailInternal      = "The request could not be billed."
-)
-
-// AppendProblem appends the problem+json body of a decision whose Status is
-// not 0. A 429 carries the quota-exceeded problem of the spec; the others
-// are "about:blank" problems with the status text as title.
-func (ch *Charge) AppendProblem(b []byte) []byte {
-	if qe := ch.QuotaExceeded(); qe != nil && ch.Status == 429 {
+// appendProblem appends the problem+json body of the answer of s. A 429
+// of an exhausted quota carries the quota-exceeded problem of the spec;
+// the others are "about:blank" problems with the status text as title.
+func (s *State) appendProblem(b []byte) []byte {
+	if qe, ok := s.err.(*core.QuotaExceededError); ok {
 		return AppendQuotaExceeded(b, qe)
 	}
-	return AppendProblem(b, ch.Status, problemDetail(ch.Status, ch.Err))
+	var qe *core.QuotaExceededError
+	if errors.As(s.err, &qe) {
+		return AppendQuotaExceeded(b, qe)
+	}
+	return AppendProblem(b, s.answer.Status, s.answer.Detail)
 }
 
 // AppendQuotaExceeded appends the 429 body for e, such as
@@ -62,9 +55,9 @@ func AppendQuotaExceeded(b []byte, e *core.QuotaExceededError) []byte {
 		}
 	}
 	b = append(b, `],"remaining":`...)
-	b = e.Remaining.AppendText(b)
+	b, _ = e.Remaining.AppendText(b)
 	b = append(b, `,"required":`...)
-	b = e.Required.AppendText(b)
+	b, _ = e.Required.AppendText(b)
 	b = append(b, `,"renews_at":"`...)
 	b = e.RenewsAt.UTC().AppendFormat(b, time.RFC3339)
 	return append(b, `"}`...)
@@ -80,29 +73,6 @@ func AppendProblem(b []byte, status int, detail string) []byte {
 	b = append(b, `,"detail":`...)
 	b = appendJSONString(b, detail)
 	return append(b, '}')
-}
-
-// problemDetail returns the detail sent for err answered with status. It
-// never contains the client ID nor the text of an internal error.
-func problemDetail(status int, err error) string {
-	var ce *CostError
-	switch {
-	case errors.As(err, &ce):
-		return ce.Detail
-	case status == 401 && errors.Is(err, ErrUnknownClient):
-		return detailUnknownClient
-	case status == 401 && errors.Is(err, core.ErrInvalidClient):
-		return detailInvalidClient
-	case status == 401:
-		return detailNoIdentity
-	case status == 403:
-		return detailNoQuotas
-	case status == 503:
-		return detailStore
-	case errors.Is(err, core.ErrInvalidCost):
-		return detailInvalidCost
-	}
-	return detailInternal
 }
 
 // appendJSONString appends s as a JSON string; invalid UTF-8 becomes

@@ -1,5 +1,0 @@
-//go:build race
-
-package httpbilling
-
-const raceEnabled = true

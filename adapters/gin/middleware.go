@@ -159,4 +159,3 @@ func (ginIO) Fail(c *gin.Context, a httpbilling.Answer, err error) error {
 	}
 	return nil
 }
-

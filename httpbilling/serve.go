@@ -230,8 +230,7 @@ func (h *Handler[C]) charge(io IO[C], c C, st *State, outer bool) bool {
 // restart): the charge is then left to it.
 func (h *Handler[C]) chargeOuter(io IO[C], c C, st *State) (answered, deferred bool) {
 	answered = h.chargeNow(io, c, st)
-	var ce *core.IdempotencyConflictError
-	if answered && errors.As(st.err, &ce) && ce.Label == st.charge.Label {
+	if answered && conflictOfLabel(st.err, st.charge.Label) {
 		io.DelHeaders(c, &st.headers)
 		st.headers.reset(st.charger)
 		st.err, st.answer, st.billed = nil, Answer{}, false
@@ -239,6 +238,14 @@ func (h *Handler[C]) chargeOuter(io IO[C], c C, st *State) (answered, deferred b
 		return false, true
 	}
 	return answered, false
+}
+
+// conflictOfLabel reports whether err is an idempotency conflict with a
+// charge recorded under label. (Apart, so that the error's variable is
+// not allocated on every charge.)
+func conflictOfLabel(err error, label string) bool {
+	var ce *core.IdempotencyConflictError
+	return errors.As(err, &ce) && ce.Label == label
 }
 
 // chargeNow charges st.charge and sets the headers. It reports whether the

@@ -1,0 +1,5 @@
+//go:build !race
+
+package httpbilling
+
+const raceEnabled = false

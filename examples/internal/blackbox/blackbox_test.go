@@ -359,7 +359,7 @@ func scenario(t *testing.T, bin string) []string {
 	r = c.get("/api/compute?units=0", apiKey1)
 	c.expect("compute 0", r, 200, "application/json", `{"units":0,"cost":0}`)
 
-	for _, units := range []string{"abc", "-1", "1e3", "0x10", "99999999999"} {
+	for _, units := range []string{"abc", "-1", "1e3", "0x10", "99999999999", "0.0000001", ".5"} {
 		r = c.get("/api/compute?units="+units, apiKey1)
 		c.expect("compute "+units, r, 400, "application/problem+json", badUnitsBody)
 		c.noRateLimitHeaders("compute "+units, r)

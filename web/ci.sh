@@ -16,10 +16,10 @@ echo "== web: npm run build"
 npm run build
 
 echo "== web: the committed build matches a fresh one"
-git diff --exit-code --stat -- dist lib
 changed=$(git status --porcelain --untracked-files=all -- dist lib)
 if [ -n "$changed" ]; then
   echo "$changed"
+  git --no-pager diff --stat -- dist lib
   echo "web/dist or web/lib differs from a fresh build: run 'npm run build' in web/ and commit the result." >&2
   exit 1
 fi

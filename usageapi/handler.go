@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -80,6 +81,15 @@ func New(cfg Config) *Handler {
 // ServeHTTP implements [http.Handler]. Paths are relative to the mount
 // point: strip the prefix with [http.StripPrefix].
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "" {
+		// The mount point without its slash ("/billing"): the page's
+		// relative URLs need it.
+		if u, err := url.ParseRequestURI(r.RequestURI); err == nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			http.Redirect(w, r, u.Path+"/", http.StatusMovedPermanently)
+			return
+		}
+		r.URL.Path = "/"
+	}
 	if _, pattern := h.mux.Handler(r); pattern == "" {
 		h.noRoute(w, r)
 		return

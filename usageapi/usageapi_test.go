@@ -95,7 +95,7 @@ func (f *fixture) do(method, path string, hdr map[string]string, body string) an
 	return answer{rec.Code, rec.Header(), rec.Body.String()}
 }
 
-func key(k string) map[string]string   { return map[string]string{"X-API-Key": k} }
+func key(k string) map[string]string    { return map[string]string{"X-API-Key": k} }
 func bearer(t string) map[string]string { return map[string]string{"Authorization": "Bearer " + t} }
 
 func (a answer) json(t *testing.T, v any) {
@@ -444,5 +444,32 @@ func TestDashboard(t *testing.T) {
 	if strings.Contains(a.body, "http://") || strings.Contains(a.body, "https://") {
 		t.Error("the dashboard refers to another host")
 	}
-	_ = io.EOF
+	// Mounted under /billing: /billing redirects to /billing/.
+	mux := http.NewServeMux()
+	mux.Handle("/billing/", http.StripPrefix("/billing", f.h))
+	mux.Handle("/billing", http.StripPrefix("/billing", f.h))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	c := srv.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Get(srv.URL + "/billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 301 || resp.Header.Get("Location") != "/billing/" {
+		t.Errorf("/billing: %d %q, want 301 to /billing/", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	for path, ctype := range map[string]string{"/billing/": "text/html", "/billing/assets/dashboard.js": "text/javascript",
+		"/billing/assets/dashboard.css": "text/css", "/billing/favicon.svg": "image/svg+xml"} {
+		resp, err := c.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) || len(body) == 0 {
+			t.Errorf("%s: %d %q, want 200 %s", path, resp.StatusCode, resp.Header.Get("Content-Type"), ctype)
+		}
+	}
 }

@@ -20,7 +20,7 @@ import (
 type DayJSON struct {
 	Date   string                  `json:"date"`
 	Total  core.Credits            `json:"total"`
-	Routes map[string]core.Credits `json:"routes,omitempty"`
+	Routes map[string]core.Credits `json:"routes,omitzero"`
 }
 
 // UsageJSON is a client's usage over a range: the body of GET
@@ -33,7 +33,7 @@ type UsageJSON struct {
 	AsOf   string                  `json:"as_of"`
 	Total  core.Credits            `json:"total"`
 	Days   []DayJSON               `json:"days,omitempty"`
-	Routes map[string]core.Credits `json:"routes,omitempty"`
+	Routes map[string]core.Credits `json:"routes,omitzero"`
 }
 
 // Row is one line of a usage CSV: a client's credits on one day under one

@@ -170,7 +170,12 @@ func (c Credits) String() string {
 
 // AppendText appends c as a decimal number of credits, such as "0.5"
 // ("-1" for [Unlimited], "0" for the zero Credits).
-func (c Credits) AppendText(b []byte) ([]byte, error) { return appendCredits(b, c.micro), nil }
+func (c Credits) AppendText(b []byte) ([]byte, error) {
+	if c.kind == unlimited {
+		return append(b, "-1"...), nil
+	}
+	return appendCredits(b, c.micro), nil
+}
 
 // MarshalText encodes c as [Credits.AppendText] does.
 func (c Credits) MarshalText() ([]byte, error) { return c.AppendText(nil) }

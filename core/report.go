@@ -53,6 +53,10 @@ func (b *Billing) DailyUsageIn(ctx context.Context, client string, from, to time
 		loc = b.reportLoc
 	}
 	if to.After(from) { // whole days
+		// Clamped first, as reportQuery does: the day arithmetic below
+		// works in Unix nanoseconds.
+		lo, hi := time.Unix(0, minNano), time.Unix(0, maxNano)
+		from, to = clampTime(from, lo, hi), clampTime(to, lo, hi)
 		from = dayStart(from, loc)
 		y, m, d := to.Add(-1).In(loc).Date()
 		to = time.Unix(0, wallTime(y, m, d+1, 0, 0, 0, 0, loc))

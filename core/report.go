@@ -66,9 +66,16 @@ func (b *Billing) DailyUsageIn(ctx context.Context, client string, from, to time
 		return nil, err
 	}
 	byDay := map[int64]*DailyUsage{}
+	first := from.UnixNano()
 	for _, r := range recs {
 		ds := dayStart(time.Unix(0, r.Bucket.Start), loc)
 		k := ds.UnixNano()
+		if k < first {
+			// An hour that starts before the first day (in a zone whose
+			// offset is not whole hours, the hour before its midnight)
+			// belongs to a day that was not asked for.
+			continue
+		}
 		d := byDay[k]
 		if d == nil {
 			y, m, dd := ds.Date()

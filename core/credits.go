@@ -68,8 +68,9 @@ func Whole(n int64) Credits {
 }
 
 // Micro returns micro micro-credits, for amounts read back from storage or
-// computed in micro-credits. It fails for a negative amount or one above
-// [MaxUsage].
+// computed in micro-credits, up to [MaxUsage]. It fails for a negative
+// amount. (A cost or limit above [MaxCredits] is still refused where it is
+// used.)
 func Micro(micro int64) (Credits, error) {
 	if micro < 0 {
 		return Credits{}, fmt.Errorf("%w: %d micro-credits is negative", ErrInvalidCost, micro)

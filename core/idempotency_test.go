@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -366,6 +367,14 @@ func TestKeyRetention(t *testing.T) {
 	dclk.Set(testStart.Add(core.DefaultKeyRetention))
 	if o := mustCharge(t, d, c); o.Replayed() {
 		t.Error("after the default retention: replayed, want charged")
+	}
+	// The longest retention never wraps around into the past.
+	forever, _, fclk := keyedBilling(t, core.WithKeyRetention(math.MaxInt64))
+	mustSetQuotas(t, forever, "c", core.Quota{Period: core.Day, Limit: core.Whole(10)})
+	mustCharge(t, forever, c)
+	fclk.Set(testStart.AddDate(100, 0, 0))
+	if o := mustCharge(t, forever, c); !o.Replayed() {
+		t.Error("a key retained for ever was forgotten")
 	}
 }
 

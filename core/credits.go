@@ -68,8 +68,9 @@ func Whole(n int64) Credits {
 }
 
 // Micro returns micro micro-credits, for amounts read back from storage or
-// computed in micro-credits. It fails for a negative amount or one above
-// [MaxUsage].
+// computed in micro-credits, up to [MaxUsage]. It fails for a negative
+// amount. (A cost or limit above [MaxCredits] is still refused where it is
+// used.)
 func Micro(micro int64) (Credits, error) {
 	if micro < 0 {
 		return Credits{}, fmt.Errorf("%w: %d micro-credits is negative", ErrInvalidCost, micro)
@@ -170,7 +171,12 @@ func (c Credits) String() string {
 
 // AppendText appends c as a decimal number of credits, such as "0.5"
 // ("-1" for [Unlimited], "0" for the zero Credits).
-func (c Credits) AppendText(b []byte) ([]byte, error) { return appendCredits(b, c.micro), nil }
+func (c Credits) AppendText(b []byte) ([]byte, error) {
+	if c.kind == unlimited {
+		return append(b, "-1"...), nil
+	}
+	return appendCredits(b, c.micro), nil
+}
 
 // MarshalText encodes c as [Credits.AppendText] does.
 func (c Credits) MarshalText() ([]byte, error) { return c.AppendText(nil) }

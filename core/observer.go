@@ -10,8 +10,10 @@ type Observer interface {
 	// and its error (nil on success; a refusal is not an error).
 	StoreCall(op StoreOp, took time.Duration, err error)
 	// Charged reports the result of a charge that reached the store:
-	// admitted (ok), refused, or a replay of an idempotent charge, with its
-	// label and cost.
+	// admitted (ok), refused (by a quota or [ErrUsageOverflow]), or a replay
+	// of an idempotent charge, with its label and cost. A charge the store
+	// answered with an idempotency conflict, or failed, is reported by
+	// StoreCall only.
 	Charged(label string, cost Credits, ok, replayed bool)
 	// Refunded reports a refund given back to the store.
 	Refunded(label string, cost Credits)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 )
@@ -79,6 +80,9 @@ func (b *Billing) ChargeInto(ctx context.Context, o *Outcome, c *Charge) error {
 	if c.IdempotencyKey != "" {
 		o.op.Key = c.IdempotencyKey
 		o.op.KeyExpires = o.op.At + int64(b.keyRetention)
+		if o.op.KeyExpires < o.op.At { // a clock near the year 2262
+			o.op.KeyExpires = math.MaxInt64
+		}
 	}
 	var t0 time.Time
 	if b.observer != nil {

@@ -281,7 +281,7 @@ func TestCreditsKinds(t *testing.T) {
 		float                float64
 		str, text, json      string
 	}{
-		{"unset", unset, false, false, false, 0, 0, 0, "unset", "0", "null"},
+		{"unset", unset, false, false, false, 0, 0, 0, "unset", "", "null"},
 		{"zero", core.Whole(0), true, true, false, 0, 0, 0, "0", "0", "0"},
 		{"one micro", mc(1), true, false, false, 1, 0, 0.000001, "0.000001", "0.000001", "0.000001"},
 		{"half", mc(500_000), true, false, false, 500_000, 0, 0.5, "0.5", "0.5", "0.5"},
@@ -367,7 +367,12 @@ func TestCreditsJSONRoundTrip(t *testing.T) {
 		t.Errorf("Unmarshal(null) over 3 = %s, %v; want 3 kept", d.C, err)
 	}
 	// The one decimal rule applies to JSON too.
-	for _, in := range []string{`-1`, `1e3`, `0.5e1`, `".5"`, `"5."`, `"0.0000001"`, `9007199255`, `true`, `"x"`, `{}`, `[]`, `""`} {
+	// JSON numbers up to MaxUsage decode, so that usage totals round-trip.
+	var big core.Credits
+	if err := json.Unmarshal([]byte(`9223372036854.775807`), &big); err != nil || big.Micro() != core.MaxUsage {
+		t.Errorf("Unmarshal(MaxUsage) = %s, %v; want %d micro-credits", big, err, int64(core.MaxUsage))
+	}
+	for _, in := range []string{`-1`, `1e3`, `0.5e1`, `".5"`, `"5."`, `"0.0000001"`, `9223372036854.775808`, `true`, `"x"`, `{}`, `[]`, `""`} {
 		var c core.Credits
 		if err := json.Unmarshal([]byte(in), &c); !errors.Is(err, core.ErrInvalidCost) || c.IsSet() {
 			t.Errorf("Unmarshal(%s) = %s, %v; want ErrInvalidCost", in, c, err)

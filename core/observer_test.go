@@ -37,13 +37,13 @@ func (o *fakeObserver) StoreCall(op core.StoreOp, took time.Duration, err error)
 	o.events = append(o.events, fmt.Sprintf("store %s %s", op, errText))
 }
 
-func (o *fakeObserver) Charged(label string, cost core.Credits, ok, replayed bool) {
+func (o *fakeObserver) Charged(_, label string, cost core.Credits, ok, replayed bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.events = append(o.events, fmt.Sprintf("charged %q %s ok=%v replayed=%v", label, cost, ok, replayed))
 }
 
-func (o *fakeObserver) Refunded(label string, cost core.Credits) {
+func (o *fakeObserver) Refunded(_, label string, cost core.Credits) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.events = append(o.events, fmt.Sprintf("refunded %q %s", label, cost))
@@ -158,9 +158,9 @@ func TestObserver(t *testing.T) {
 // nopObserver discards what it observes.
 type nopObserver struct{}
 
-func (nopObserver) StoreCall(core.StoreOp, time.Duration, error) {}
-func (nopObserver) Charged(string, core.Credits, bool, bool)     {}
-func (nopObserver) Refunded(string, core.Credits)                {}
+func (nopObserver) StoreCall(core.StoreOp, time.Duration, error)     {}
+func (nopObserver) Charged(string, string, core.Credits, bool, bool) {}
+func (nopObserver) Refunded(string, string, core.Credits)            {}
 
 func TestStoreOpString(t *testing.T) {
 	t.Parallel()

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"time"
 )
@@ -93,6 +94,7 @@ func (b *Billing) DailyUsageIn(ctx context.Context, client string, from, to time
 	}
 	out := make([]DailyUsage, 0, len(byDay))
 	for _, d := range byDay {
+		maps.DeleteFunc(d.ByLabel, func(_ string, c Credits) bool { return c.IsZero() })
 		if !d.Credits.IsZero() {
 			out = append(out, *d)
 		}

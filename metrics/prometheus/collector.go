@@ -189,27 +189,22 @@ func (c *Collector) StoreCall(op core.StoreOp, took time.Duration, err error) {
 }
 
 // Charged implements [core.Observer]: credits of admitted charges count,
-// replays and refusals do not.
-func (c *Collector) Charged(label string, cost core.Credits, ok, replayed bool) {
+// replays and refusals do not. The client's credits are counted too when
+// [Options].ClientLabel accepts it.
+func (c *Collector) Charged(client, label string, cost core.Credits, ok, replayed bool) {
 	if !ok || replayed || cost.IsZero() {
 		return
 	}
 	c.route(label).charged.Add(cost.Float64())
-}
-
-// ChargedClient counts an admitted charge of client when [Options].ClientLabel
-// accepts it.
-func (c *Collector) ChargedClient(client string, cost core.Credits) {
-	if c.opts.ClientLabel == nil {
-		return
-	}
-	if l, ok := c.opts.ClientLabel(client); ok {
-		c.clientCharged.WithLabelValues(l).Add(cost.Float64())
+	if c.opts.ClientLabel != nil {
+		if l, ok := c.opts.ClientLabel(client); ok {
+			c.clientCharged.WithLabelValues(l).Add(cost.Float64())
+		}
 	}
 }
 
 // Refunded implements [core.Observer].
-func (c *Collector) Refunded(label string, cost core.Credits) {
+func (c *Collector) Refunded(_, label string, cost core.Credits) {
 	c.route(label).refunded.Add(cost.Float64())
 }
 

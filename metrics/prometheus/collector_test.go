@@ -119,7 +119,7 @@ func TestNoAllocations(t *testing.T) {
 	cost := core.Whole(1)
 	if n := testing.AllocsPerRun(1000, func() {
 		m.Request(prombilling.OutcomeAllowed, "/a")
-		m.Charged("/a", cost, true, false)
+		m.Charged("c", "/a", cost, true, false)
 		m.StoreCall(core.OpDeduct, time.Microsecond, nil)
 	}); n != 0 {
 		t.Errorf("%v allocations per request, want 0", n)

@@ -10,7 +10,9 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) core.Store { return memory.New() })
+	storetest.RunWithOptions(t, func(t *testing.T) core.Store { return memory.New() }, storetest.Options{
+		Retention: func(t *testing.T, d time.Duration) core.Store { return memory.New(memory.WithRetention(d)) },
+	})
 }
 
 // TestWindowEndingAtUnixEpoch charges a window that ends exactly at Unix

@@ -145,11 +145,11 @@ func (h *Handler[C]) outer(io IO[C], c C, prev *State) error {
 // inner serves a request that an outer billing handler of the same Billing
 // owns.
 func (h *Handler[C]) inner(io IO[C], c C, st *State) error {
-	if st.answered || st.failedOpen || !st.route.Matched && !st.deferred && !st.billed {
+	if st.answered || st.failedOpen {
 		_, err := io.Next(c)
 		return err
 	}
-	if !st.billed { // deferred to this handler, or not charged yet
+	if !st.billed { // deferred to this handler, or not charged yet (a route the outer handler could not see)
 		st.charger = h.Meter
 		st.headers.reset(h.Meter)
 		if h.charge(io, c, st, false) {

@@ -21,7 +21,8 @@ type CostFunc func(r *http.Request) (core.Credits, error)
 // ErrorHandler answers a request the middleware does not pass to its
 // handler; err says why (see [StatusOf]). Its text may name the client: do
 // not send it in the response. The rate-limit headers and Retry-After are
-// already set.
+// already set. It replaces the default answer and its log: log what you
+// want.
 type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 // Router finds the route that serves a request, for routers other than

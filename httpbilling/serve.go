@@ -215,11 +215,7 @@ func (h *Handler[C]) charge(io IO[C], c C, st *State, outer bool) bool {
 	}
 	st.charge = core.Charge{Client: client, Cost: cost, Label: h.label(c, r), IdempotencyKey: key}
 	if outer && h.CostFunc == nil {
-		if answered, deferred := h.chargeOuter(io, c, st); deferred {
-			return false
-		} else {
-			return answered
-		}
+		return h.chargeOuter(io, c, st)
 	}
 	return h.chargeNow(io, c, st)
 }
@@ -228,16 +224,16 @@ func (h *Handler[C]) charge(io IO[C], c C, st *State, outer bool) bool {
 // A key recorded for this route at another cost is the mark of an inner
 // billing handler the meter has not met yet (for example after a
 // restart): the charge is then left to it.
-func (h *Handler[C]) chargeOuter(io IO[C], c C, st *State) (answered, deferred bool) {
+func (h *Handler[C]) chargeOuter(io IO[C], c C, st *State) (answered bool) {
 	answered = h.chargeNow(io, c, st)
 	if answered && conflictOfLabel(st.err, st.charge.Label) {
 		io.DelHeaders(c, &st.headers)
 		st.headers.reset(st.charger)
 		st.err, st.answer, st.billed = nil, Answer{}, false
 		st.deferred = true
-		return false, true
+		return false
 	}
-	return answered, false
+	return answered
 }
 
 // conflictOfLabel reports whether err is an idempotency conflict with a

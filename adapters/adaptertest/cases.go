@@ -428,6 +428,14 @@ func Cases() []Case {
 			Prior:  []Request{{"/api/compute?units=2.5", idem("key-one", "k-2")}},
 			Status: 200, Headers: one(497, 9997), ContentType: jsonType, Body: DataBody("compute"),
 			Client: "client-one", Used: core.MustParseCredits("2.5"), Label: "/api/compute", LabelUsed: core.MustParseCredits("2.5")},
+		{Name: "idempotent replay after a restart", Path: "/api/compute?units=2.5", Header: idem("key-one", "k-8"),
+			Before: func(b *core.Billing, _ func(time.Time)) error {
+				_, err := b.Charge(context.Background(), core.Charge{Client: "client-one", Cost: core.MustParseCredits("2.5"),
+					Label: "/api/compute", IdempotencyKey: "k-8"})
+				return err
+			},
+			Status: 200, Headers: one(497, 9997), ContentType: jsonType, Body: DataBody("compute"),
+			Client: "client-one", Used: core.MustParseCredits("2.5")},
 		{Name: "idempotency conflict of route", Path: "/api/fetch-expensive-data", Header: idem("key-one", "k-3"),
 			Prior:  []Request{{"/api/fetch-data", idem("key-one", "k-3")}},
 			Status: 422, ContentType: problemJSON,

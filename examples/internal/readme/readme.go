@@ -23,8 +23,8 @@ import (
 
 // README:begin setup
 // openBilling opens the usage file and sets client1's quotas. Call the
-// returned close once the server has stopped.
-func openBilling(path string) (b *core.Billing, close func() error, err error) {
+// returned closeStore once the server has stopped.
+func openBilling(path string) (b *core.Billing, closeStore func() error, err error) {
 	store, err := bolt.Open(path, nil) // durable: each charge is on disk before its handler runs
 	if err != nil {
 		return nil, nil, err

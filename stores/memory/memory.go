@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"hash/maphash"
 	"io"
 	"slices"
@@ -19,7 +20,7 @@ type Store struct {
 	retention int64 // nanoseconds; 0 keeps usage aggregates
 	closed    atomic.Bool
 	importing atomic.Pointer[string] // the ID of an import in progress
-	shards    [64]shard
+	shards    [1 << shardBits]shard
 }
 
 // Option configures a [Store].
@@ -43,15 +44,23 @@ func WithRetention(d time.Duration) Option {
 	}
 }
 
+// shardBits is the number of the top bits of a client ID's hash that
+// choose its shard.
+const shardBits = 6
+
 type shard struct {
-	mu    sync.Mutex
-	index map[string]int32 // client ID -> position in clients
+	mu sync.Mutex
+	// table indexes clients by the hash of their ID, with open addressing:
+	// each entry is a tag of the hash (high 32 bits) and the position in
+	// clients plus one (low 32 bits), or 0 for none. It is at most half
+	// full, and never loses an entry (clients are never removed).
+	table []uint64
 	// clients holds every client's state by value, so a charge reaches
-	// its counters in one step from the index.
+	// its counters in one step from the table.
 	clients []client
 	keys    map[keyID]*core.KeyRecord
 	expiry  []keyID // keys in the order they were recorded, for pruning
-	_       [24]byte
+	_       [40]byte
 }
 
 type keyID struct{ client, key string }
@@ -61,6 +70,8 @@ type keyID struct{ client, key string }
 // aggregates by hour, oldest first. The last hour is where nearly every
 // charge goes.
 type client struct {
+	hash  uint64 // of id
+	id    string
 	slots [core.MaxQuotas]slot
 	hours []hour
 }
@@ -98,14 +109,16 @@ func New(opts ...Option) *Store {
 }
 
 func (sh *shard) reset() {
-	sh.index = make(map[string]int32)
+	sh.table = nil
 	sh.clients = nil
 	sh.keys = make(map[keyID]*core.KeyRecord)
 	sh.expiry = nil
 }
 
-func (s *Store) shard(id string) *shard {
-	return &s.shards[maphash.String(s.seed, id)%uint64(len(s.shards))]
+// shard returns the shard of the client id and the hash of id.
+func (s *Store) shard(id string) (*shard, uint64) {
+	h := maphash.String(s.seed, id)
+	return &s.shards[h>>(64-shardBits)], h
 }
 
 func (s *Store) check(ctx context.Context) error {
@@ -118,22 +131,59 @@ func (s *Store) check(ctx context.Context) error {
 	return nil
 }
 
-// lookup returns the client's state, or nil.
-func (sh *shard) lookup(id string) *client {
-	if i, ok := sh.index[id]; ok {
-		return &sh.clients[i]
+// tag returns the bits of a hash that an entry of a shard's table keeps:
+// neither those that chose the shard nor the lowest, which choose the
+// entry.
+func tag(h uint64) uint64 { return uint64(uint32(h>>26)) << 32 }
+
+// lookup returns the state of the client id, whose hash is h, or nil.
+func (sh *shard) lookup(h uint64, id string) *client {
+	t := sh.table
+	if len(t) == 0 {
+		return nil
 	}
-	return nil
+	mask := uint64(len(t) - 1)
+	want := tag(h)
+	for i := h & mask; ; i = (i + 1) & mask {
+		e := t[i]
+		if e == 0 {
+			return nil
+		}
+		if e&^0xffffffff == want {
+			if c := &sh.clients[uint32(e)-1]; c.hash == h && c.id == id {
+				return c
+			}
+		}
+	}
 }
 
-// add returns the client's state, created if needed.
-func (sh *shard) add(id string) *client {
-	if c := sh.lookup(id); c != nil {
+// add returns the state of the client id, whose hash is h, created if
+// needed.
+func (sh *shard) add(h uint64, id string) *client {
+	if c := sh.lookup(h, id); c != nil {
 		return c
 	}
-	sh.index[strings.Clone(id)] = int32(len(sh.clients))
-	sh.clients = append(sh.clients, client{})
-	return &sh.clients[len(sh.clients)-1]
+	if 2*(len(sh.clients)+1) > len(sh.table) {
+		sh.table = make([]uint64, max(16, 2*len(sh.table)))
+		for n := range sh.clients {
+			sh.insert(sh.clients[n].hash, n)
+		}
+	}
+	n := len(sh.clients)
+	sh.clients = append(sh.clients, client{hash: h, id: strings.Clone(id)})
+	sh.insert(h, n)
+	return &sh.clients[n]
+}
+
+// insert adds the client at position n, whose ID's hash is h, to the
+// table.
+func (sh *shard) insert(h uint64, n int) {
+	mask := uint64(len(sh.table) - 1)
+	i := h & mask
+	for sh.table[i] != 0 {
+		i = (i + 1) & mask
+	}
+	sh.table[i] = tag(h) | uint64(n+1)
 }
 
 // usedFor returns the usage a slot holds for w: none if w starts after the
@@ -152,9 +202,15 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 	if err := s.check(ctx); err != nil {
 		return res, err
 	}
-	sh := s.shard(op.Client)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	sh, h := s.shard(op.Client)
+	sh.mu.Lock() // unlocked without defer: nothing below panics
+	sh.deduct(h, op, &res, s.retention)
+	sh.mu.Unlock()
+	return res, nil
+}
+
+// deduct is Deduct under the shard's lock.
+func (sh *shard) deduct(h uint64, op *core.Op, res *core.Result, retention int64) {
 	if op.Key != "" {
 		if r := sh.keys[keyID{op.Client, op.Key}]; r != nil && r.Expires > op.At {
 			rec := *r
@@ -164,46 +220,57 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 			} else {
 				res.Conflict = true
 			}
-			return res, nil
+			return
 		}
 	}
-	c := sh.lookup(op.Client)
-	res.OK = true
+	c := sh.lookup(h, op.Client)
+	cost := op.Cost
+	ok, overflow := true, false
 	ws := op.Windows()
-	for i := range ws {
-		w := &ws[i]
-		var u int64
-		if c != nil {
-			u = c.slots[w.Period].usedFor(w)
+	if c != nil {
+		for i := range ws {
+			w := &ws[i]
+			u := c.slots[w.Period].usedFor(w)
+			res.Used[i] = u
+			ok = ok && w.Fits(u, cost)
+			overflow = overflow || core.Overflows(u, cost)
 		}
-		res.Used[i] = u
-		if !w.Fits(u, op.Cost) {
-			res.OK = false
-		}
-		if core.Overflows(u, op.Cost) {
-			res.OK, res.Overflow = false, true
+	} else {
+		for i := range ws {
+			ok = ok && ws[i].Fits(0, cost)
 		}
 	}
-	if res.OK && op.Cost > 0 && c != nil && core.Overflows(c.usage(op.Bucket.Start, op.Label), op.Cost) {
-		res.OK, res.Overflow = false, true
+	// The hour aggregate is found once: checked here, added to below.
+	var agg *int64
+	if c != nil && cost > 0 && ok && !overflow {
+		if agg = c.aggregate(op.Bucket.Start, op.Label); agg != nil && core.Overflows(*agg, cost) {
+			overflow = true
+		}
 	}
-	if !res.OK {
-		return res, nil
+	if !ok || overflow {
+		res.Overflow = overflow
+		return
 	}
-	if op.Cost > 0 { // a zero cost counts nothing: no state is created
-		sh.charge(c, op, &res, s.retention)
+	res.OK = true
+	if cost > 0 { // a zero cost counts nothing: no state is created
+		if c == nil {
+			c = sh.add(h, op.Client)
+		}
+		c.chargeWindows(op, res)
+		if agg != nil {
+			*agg += cost
+		} else {
+			c.addAggregate(op.Bucket, op.Label, cost, retention)
+		}
 	}
 	if op.Key != "" {
 		sh.record(op, &res.Used)
 	}
-	return res, nil
 }
 
-// charge adds op's cost to its windows and hour aggregate.
-func (sh *shard) charge(c *client, op *core.Op, res *core.Result, retention int64) {
-	if c == nil {
-		c = sh.add(op.Client)
-	}
+// chargeWindows adds op's cost to its windows, replacing the counters of
+// ended windows, and sets the threshold bits reached.
+func (c *client) chargeWindows(op *core.Op, res *core.Result) {
 	ws := op.Windows()
 	for i := range ws {
 		w := &ws[i]
@@ -216,13 +283,16 @@ func (sh *shard) charge(c *client, op *core.Op, res *core.Result, retention int6
 		}
 		sl.used += op.Cost
 		res.Used[i] = sl.used
-		if bits := w.Reached(sl.used, sl.fired); bits != 0 {
-			sl.fired |= bits
-			res.Fired[i] = bits
+		if w.Levels != noLevels {
+			if bits := w.Reached(sl.used, sl.fired); bits != 0 {
+				sl.fired |= bits
+				res.Fired[i] = bits
+			}
 		}
 	}
-	c.charge(op.Bucket, op.Label, op.Cost, retention)
 }
+
+var noLevels [core.MaxLevels]int64
 
 // record keeps the key record of op, whose windows' usage is now used, and
 // drops expired records.
@@ -245,18 +315,18 @@ func (sh *shard) record(op *core.Op, used *[core.MaxQuotas]int64) {
 	sh.keys[k] = &r
 }
 
-// usage returns the credits of the aggregate of the hour starting at start
-// and label.
-func (c *client) usage(start int64, label string) int64 {
+// aggregate returns the credits of the aggregate of the hour starting at
+// start and label, or nil if there is none.
+func (c *client) aggregate(start int64, label string) *int64 {
 	if i, ok := c.findHour(start); ok {
 		h := &c.hours[i]
 		for j := range h.labels {
 			if h.labels[j].label == label {
-				return h.labels[j].credits
+				return &h.labels[j].credits
 			}
 		}
 	}
-	return 0
+	return nil
 }
 
 // findHour returns the position of the hour starting at start, or where
@@ -276,9 +346,9 @@ func (c *client) findHour(start int64) (int, bool) {
 	})
 }
 
-// charge adds cost to the aggregate of the hour and label, and drops
+// addAggregate adds cost to the aggregate of the hour and label, and drops
 // aggregates older than retention before the latest hour.
-func (c *client) charge(b core.Span, label string, cost, retention int64) {
+func (c *client) addAggregate(b core.Span, label string, cost, retention int64) {
 	i, ok := c.findHour(b.Start)
 	if !ok {
 		c.hours = slices.Insert(c.hours, i, hour{start: b.Start, end: b.End})
@@ -309,7 +379,7 @@ func (s *Store) Refund(ctx context.Context, op *core.Op) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	sh := s.shard(op.Client)
+	sh, h := s.shard(op.Client)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if op.Key != "" {
@@ -322,7 +392,7 @@ func (s *Store) Refund(ctx context.Context, op *core.Op) error {
 		rop := r.Op()
 		op = &rop
 	}
-	c := sh.lookup(op.Client)
+	c := sh.lookup(h, op.Client)
 	if c == nil || op.Cost == 0 {
 		return nil
 	}
@@ -348,10 +418,10 @@ func (s *Store) Usage(ctx context.Context, op *core.Op) (core.Result, error) {
 	if err := s.check(ctx); err != nil {
 		return res, err
 	}
-	sh := s.shard(op.Client)
+	sh, h := s.shard(op.Client)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if c := sh.lookup(op.Client); c != nil {
+	if c := sh.lookup(h, op.Client); c != nil {
 		ws := op.Windows()
 		for i := range ws {
 			res.Used[i] = c.slots[ws[i].Period].usedFor(&ws[i])
@@ -365,10 +435,10 @@ func (s *Store) Report(ctx context.Context, q core.ReportQuery) ([]core.UsageRec
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	sh := s.shard(q.Client)
+	sh, h := s.shard(q.Client)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	c := sh.lookup(q.Client)
+	c := sh.lookup(h, q.Client)
 	if c == nil {
 		return nil, nil
 	}
@@ -388,10 +458,10 @@ func (s *Store) Delete(ctx context.Context, op *core.DeleteOp) (int64, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
 	}
-	sh := s.shard(op.Client)
+	sh, h := s.shard(op.Client)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	c := sh.lookup(op.Client)
+	c := sh.lookup(h, op.Client)
 	if c == nil {
 		return 0, nil
 	}
@@ -432,8 +502,9 @@ func (s *Store) Export(ctx context.Context, fn func(*core.Record) error) error {
 		sh := &s.shards[i]
 		recs = recs[:0]
 		sh.mu.Lock()
-		for id, ci := range sh.index {
+		for ci := range sh.clients {
 			c := &sh.clients[ci]
+			id := c.id
 			for p, sl := range c.slots {
 				if sl.held {
 					recs = append(recs, core.Record{Kind: core.RecordWindow, Client: id, Period: core.Period(p),
@@ -480,12 +551,17 @@ func (s *Store) empty() bool {
 	return true
 }
 
+// errNilRecord is the error of an import whose next returns neither a
+// record nor an error.
+var errNilRecord = errors.New("apibilling/memory: import: next returned a nil record without an error")
+
 // Import implements [core.Store.Import].
 func (s *Store) Import(ctx context.Context, next func() (*core.Record, error), opts core.ImportOptions) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	resume := opts.ID != "" && s.importing.Load() != nil && *s.importing.Load() == opts.ID
+	held := s.importing.Load() // loaded once: another import may clear it
+	resume := opts.ID != "" && held != nil && *held == opts.ID
 	if !opts.Merge && !resume && !s.empty() {
 		return core.ErrNotEmpty
 	}
@@ -504,6 +580,9 @@ func (s *Store) Import(ctx context.Context, next func() (*core.Record, error), o
 		if err != nil {
 			return err
 		}
+		if rec == nil {
+			return errNilRecord
+		}
 		s.importRecord(rec, opts.Merge)
 	}
 	s.importing.Store(nil)
@@ -511,7 +590,7 @@ func (s *Store) Import(ctx context.Context, next func() (*core.Record, error), o
 }
 
 func (s *Store) importRecord(rec *core.Record, merge bool) {
-	sh := s.shard(rec.Client)
+	sh, h := s.shard(rec.Client)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	switch rec.Kind {
@@ -519,11 +598,11 @@ func (s *Store) importRecord(rec *core.Record, merge bool) {
 		if !rec.Period.Valid() {
 			return
 		}
-		sl := &sh.add(rec.Client).slots[rec.Period]
+		sl := &sh.add(h, rec.Client).slots[rec.Period]
 		st := core.MergeWindow(core.WindowState{Start: sl.start, End: sl.end, Used: sl.used, Fired: sl.fired, Held: sl.held}, rec, merge)
 		*sl = slot{start: st.Start, end: st.End, used: st.Used, fired: st.Fired, held: st.Held}
 	case core.RecordUsage:
-		c := sh.add(rec.Client)
+		c := sh.add(h, rec.Client)
 		i, ok := c.findHour(rec.Start)
 		if !ok {
 			c.hours = slices.Insert(c.hours, i, hour{start: rec.Start, end: rec.End})
@@ -537,7 +616,8 @@ func (s *Store) importRecord(rec *core.Record, merge bool) {
 		}
 		h.labels = append(h.labels, labelUsage{label: strings.Clone(rec.Label), credits: rec.Used})
 	case core.RecordKey:
-		k := keyID{strings.Clone(rec.Key.Client), strings.Clone(rec.Key.Key)}
+		// The record's client is the key's: the shard is chosen by it.
+		k := keyID{strings.Clone(rec.Client), strings.Clone(rec.Key.Key)}
 		if _, ok := sh.keys[k]; ok && merge {
 			return // keys already held stay
 		}

@@ -2,12 +2,7 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"hash/maphash"
-	"io"
-	"slices"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,56 +39,6 @@ func WithRetention(d time.Duration) Option {
 	}
 }
 
-// shardBits is the number of the top bits of a client ID's hash that
-// choose its shard.
-const shardBits = 6
-
-type shard struct {
-	mu sync.Mutex
-	// table indexes clients by the hash of their ID, with open addressing:
-	// each entry is a tag of the hash (high 32 bits) and the position in
-	// clients plus one (low 32 bits), or 0 for none. It is at most half
-	// full, and never loses an entry (clients are never removed).
-	table []uint64
-	// clients holds every client's state by value, so a charge reaches
-	// its counters in one step from the table.
-	clients []client
-	keys    map[keyID]*core.KeyRecord
-	expiry  []keyID // keys in the order they were recorded, for pruning
-	_       [40]byte
-}
-
-type keyID struct{ client, key string }
-
-// client is one client's usage: one counter per period (replaced when a
-// later window starts, so ended windows are dropped) and the usage
-// aggregates by hour, oldest first. The last hour is where nearly every
-// charge goes.
-type client struct {
-	hash  uint64 // of id
-	id    string
-	slots [core.MaxQuotas]slot
-	hours []hour
-}
-
-type slot struct {
-	start, end int64
-	used       int64
-	fired      uint8
-	held       bool // the slot counts a window
-}
-
-// hour is the usage of one hour, by label.
-type hour struct {
-	start, end int64
-	labels     []labelUsage
-}
-
-type labelUsage struct {
-	label   string
-	credits int64
-}
-
 var _ core.Store = (*Store)(nil)
 
 // New returns an empty store.
@@ -108,19 +53,6 @@ func New(opts ...Option) *Store {
 	return s
 }
 
-func (sh *shard) reset() {
-	sh.table = nil
-	sh.clients = nil
-	sh.keys = make(map[keyID]*core.KeyRecord)
-	sh.expiry = nil
-}
-
-// shard returns the shard of the client id and the hash of id.
-func (s *Store) shard(id string) (*shard, uint64) {
-	h := maphash.String(s.seed, id)
-	return &s.shards[h>>(64-shardBits)], h
-}
-
 func (s *Store) check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -129,61 +61,6 @@ func (s *Store) check(ctx context.Context) error {
 		return core.ErrClosed
 	}
 	return nil
-}
-
-// tag returns the bits of a hash that an entry of a shard's table keeps:
-// neither those that chose the shard nor the lowest, which choose the
-// entry.
-func tag(h uint64) uint64 { return uint64(uint32(h>>26)) << 32 }
-
-// lookup returns the state of the client id, whose hash is h, or nil.
-func (sh *shard) lookup(h uint64, id string) *client {
-	t := sh.table
-	if len(t) == 0 {
-		return nil
-	}
-	mask := uint64(len(t) - 1)
-	want := tag(h)
-	for i := h & mask; ; i = (i + 1) & mask {
-		e := t[i]
-		if e == 0 {
-			return nil
-		}
-		if e&^0xffffffff == want {
-			if c := &sh.clients[uint32(e)-1]; c.hash == h && c.id == id {
-				return c
-			}
-		}
-	}
-}
-
-// add returns the state of the client id, whose hash is h, created if
-// needed.
-func (sh *shard) add(h uint64, id string) *client {
-	if c := sh.lookup(h, id); c != nil {
-		return c
-	}
-	if 2*(len(sh.clients)+1) > len(sh.table) {
-		sh.table = make([]uint64, max(16, 2*len(sh.table)))
-		for n := range sh.clients {
-			sh.insert(sh.clients[n].hash, n)
-		}
-	}
-	n := len(sh.clients)
-	sh.clients = append(sh.clients, client{hash: h, id: strings.Clone(id)})
-	sh.insert(h, n)
-	return &sh.clients[n]
-}
-
-// insert adds the client at position n, whose ID's hash is h, to the
-// table.
-func (sh *shard) insert(h uint64, n int) {
-	mask := uint64(len(sh.table) - 1)
-	i := h & mask
-	for sh.table[i] != 0 {
-		i = (i + 1) & mask
-	}
-	sh.table[i] = tag(h) | uint64(n+1)
 }
 
 // usedFor returns the usage a slot holds for w: none if w starts after the
@@ -212,7 +89,7 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 // deduct is Deduct under the shard's lock.
 func (sh *shard) deduct(h uint64, op *core.Op, res *core.Result, retention int64) {
 	if op.Key != "" {
-		if r := sh.keys[keyID{op.Client, op.Key}]; r != nil && r.Expires > op.At {
+		if r := sh.keyAt(op); r != nil {
 			rec := *r
 			res.Record = &rec
 			if r.Matches(op) {
@@ -243,8 +120,10 @@ func (sh *shard) deduct(h uint64, op *core.Op, res *core.Result, retention int64
 	// The hour aggregate is found once: checked here, added to below.
 	var agg *int64
 	if c != nil && cost > 0 && ok && !overflow {
-		if agg = c.aggregate(op.Bucket.Start, op.Label); agg != nil && core.Overflows(*agg, cost) {
-			overflow = true
+		if hr := c.hourAt(op.Bucket.Start); hr != nil {
+			if agg = hr.find(op.Label); agg != nil && core.Overflows(*agg, cost) {
+				overflow = true
+			}
 		}
 	}
 	if !ok || overflow {
@@ -260,7 +139,7 @@ func (sh *shard) deduct(h uint64, op *core.Op, res *core.Result, retention int64
 		if agg != nil {
 			*agg += cost
 		} else {
-			c.addAggregate(op.Bucket, op.Label, cost, retention)
+			c.addHour(op.Bucket, retention).add(sh.intern(op.Label), cost)
 		}
 	}
 	if op.Key != "" {
@@ -294,86 +173,6 @@ func (c *client) chargeWindows(op *core.Op, res *core.Result) {
 
 var noLevels [core.MaxLevels]int64
 
-// record keeps the key record of op, whose windows' usage is now used, and
-// drops expired records.
-func (sh *shard) record(op *core.Op, used *[core.MaxQuotas]int64) {
-	for len(sh.expiry) > 0 {
-		k := sh.expiry[0]
-		r := sh.keys[k]
-		if r != nil && r.Expires > op.At {
-			break
-		}
-		delete(sh.keys, k)
-		sh.expiry = sh.expiry[1:]
-	}
-	r := op.Record(used)
-	r.Client, r.Key, r.Label = strings.Clone(r.Client), strings.Clone(r.Key), strings.Clone(r.Label)
-	k := keyID{r.Client, r.Key}
-	if _, ok := sh.keys[k]; !ok {
-		sh.expiry = append(sh.expiry, k)
-	}
-	sh.keys[k] = &r
-}
-
-// aggregate returns the credits of the aggregate of the hour starting at
-// start and label, or nil if there is none.
-func (c *client) aggregate(start int64, label string) *int64 {
-	if i, ok := c.findHour(start); ok {
-		h := &c.hours[i]
-		for j := range h.labels {
-			if h.labels[j].label == label {
-				return &h.labels[j].credits
-			}
-		}
-	}
-	return nil
-}
-
-// findHour returns the position of the hour starting at start, or where
-// it would be inserted.
-func (c *client) findHour(start int64) (int, bool) {
-	if n := len(c.hours); n > 0 && c.hours[n-1].start == start {
-		return n - 1, true // the current hour
-	}
-	return slices.BinarySearchFunc(c.hours, start, func(h hour, s int64) int {
-		switch {
-		case h.start < s:
-			return -1
-		case h.start > s:
-			return 1
-		}
-		return 0
-	})
-}
-
-// addAggregate adds cost to the aggregate of the hour and label, and drops
-// aggregates older than retention before the latest hour.
-func (c *client) addAggregate(b core.Span, label string, cost, retention int64) {
-	i, ok := c.findHour(b.Start)
-	if !ok {
-		c.hours = slices.Insert(c.hours, i, hour{start: b.Start, end: b.End})
-		if retention > 0 && i == len(c.hours)-1 {
-			cut := b.Start - retention
-			k := 0
-			for k < len(c.hours) && c.hours[k].start < cut {
-				k++
-			}
-			if k > 0 {
-				c.hours = slices.Delete(c.hours, 0, k)
-				i -= k
-			}
-		}
-	}
-	h := &c.hours[i]
-	for j := range h.labels {
-		if h.labels[j].label == label {
-			h.labels[j].credits += cost
-			return
-		}
-	}
-	h.labels = append(h.labels, labelUsage{label: strings.Clone(label), credits: cost})
-}
-
 // Refund implements [core.Store.Refund].
 func (s *Store) Refund(ctx context.Context, op *core.Op) error {
 	if err := s.check(ctx); err != nil {
@@ -383,12 +182,11 @@ func (s *Store) Refund(ctx context.Context, op *core.Op) error {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if op.Key != "" {
-		k := keyID{op.Client, op.Key}
-		r := sh.keys[k]
-		if r == nil || r.Expires <= op.At {
+		r := sh.keyAt(op)
+		if r == nil {
 			return nil
 		}
-		delete(sh.keys, k) // its place in expiry is skipped when pruned
+		delete(sh.keys, keyID{op.Client, op.Key}) // its place in expiry is skipped when pruned
 		rop := r.Op()
 		op = &rop
 	}
@@ -401,12 +199,9 @@ func (s *Store) Refund(ctx context.Context, op *core.Op) error {
 			sl.used = max(0, sl.used-op.Cost)
 		}
 	}
-	if i, ok := c.findHour(op.Bucket.Start); ok {
-		h := &c.hours[i]
-		for j := range h.labels {
-			if h.labels[j].label == op.Label {
-				h.labels[j].credits = max(0, h.labels[j].credits-op.Cost)
-			}
+	if hr := c.hourAt(op.Bucket.Start); hr != nil {
+		if p := hr.find(op.Label); p != nil {
+			*p = max(0, *p-op.Cost)
 		}
 	}
 	return nil
@@ -443,17 +238,17 @@ func (s *Store) Report(ctx context.Context, q core.ReportQuery) ([]core.UsageRec
 		return nil, nil
 	}
 	var out []core.UsageRecord
-	i, _ := c.findHour(q.From)
-	for ; i < len(c.hours) && c.hours[i].start < q.To; i++ {
-		h := &c.hours[i]
-		for _, l := range h.labels {
-			out = append(out, core.UsageRecord{Bucket: core.Span{Start: h.start, End: h.end}, Label: l.label, Credits: l.credits})
+	c.eachHour(q.From, q.To, func(hr *hour) {
+		for i := range hr.n {
+			l := hr.label(i)
+			out = append(out, core.UsageRecord{Bucket: core.Span{Start: hr.start, End: hr.end}, Label: l.label, Credits: l.credits})
 		}
-	}
+	})
 	return out, nil
 }
 
-// Delete implements [core.Store.Delete].
+// Delete implements [core.Store.Delete]. Sums are capped at
+// [core.MaxUsage].
 func (s *Store) Delete(ctx context.Context, op *core.DeleteOp) (int64, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
@@ -467,22 +262,15 @@ func (s *Store) Delete(ctx context.Context, op *core.DeleteOp) (int64, error) {
 	}
 	var total int64
 	var inWindow [core.MaxQuotas]int64
-	from, _ := c.findHour(op.From)
-	to := from
-	for ; to < len(c.hours) && c.hours[to].start < op.To; to++ {
-		h := &c.hours[to]
-		var sum int64
-		for _, l := range h.labels {
-			sum += l.credits
-		}
-		total += sum
+	c.deleteHours(op.From, op.To, func(hr *hour) {
+		sum := hr.sum()
+		total = addCapped(total, sum)
 		for i, w := range op.Windows() {
-			if h.start < w.End && w.Start < h.end {
-				inWindow[i] += sum
+			if hr.start < w.End && w.Start < hr.end {
+				inWindow[i] = addCapped(inWindow[i], sum)
 			}
 		}
-	}
-	c.hours = slices.Delete(c.hours, from, to)
+	})
 	for i, w := range op.Windows() {
 		if sl := &c.slots[w.Period]; sl.held && sl.start == w.Start {
 			sl.used = max(0, sl.used-inWindow[i])
@@ -491,143 +279,12 @@ func (s *Store) Delete(ctx context.Context, op *core.DeleteOp) (int64, error) {
 	return total, nil
 }
 
-// Export implements [core.Store.Export]. Each shard is read under its
-// lock, one at a time, so the export is consistent per client.
-func (s *Store) Export(ctx context.Context, fn func(*core.Record) error) error {
-	if err := s.check(ctx); err != nil {
-		return err
+// addCapped returns a+b for a, b >= 0, capped at core.MaxUsage.
+func addCapped(a, b int64) int64 {
+	if core.Overflows(a, b) {
+		return core.MaxUsage
 	}
-	var recs []core.Record
-	for i := range s.shards {
-		sh := &s.shards[i]
-		recs = recs[:0]
-		sh.mu.Lock()
-		for ci := range sh.clients {
-			c := &sh.clients[ci]
-			id := c.id
-			for p, sl := range c.slots {
-				if sl.held {
-					recs = append(recs, core.Record{Kind: core.RecordWindow, Client: id, Period: core.Period(p),
-						Start: sl.start, End: sl.end, Used: sl.used, Fired: sl.fired})
-				}
-			}
-			for _, h := range c.hours {
-				for _, l := range h.labels {
-					recs = append(recs, core.Record{Kind: core.RecordUsage, Client: id, Start: h.start, End: h.end,
-						Label: l.label, Used: l.credits})
-				}
-			}
-		}
-		now := time.Now().UnixNano()
-		for _, r := range sh.keys {
-			if r.Expires > now {
-				recs = append(recs, core.Record{Kind: core.RecordKey, Client: r.Client, Key: *r})
-			}
-		}
-		sh.mu.Unlock()
-		for j := range recs {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := fn(&recs[j]); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// empty reports whether the store holds no state.
-func (s *Store) empty() bool {
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		n := len(sh.clients) + len(sh.keys)
-		sh.mu.Unlock()
-		if n > 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// errNilRecord is the error of an import whose next returns neither a
-// record nor an error.
-var errNilRecord = errors.New("apibilling/memory: import: next returned a nil record without an error")
-
-// Import implements [core.Store.Import].
-func (s *Store) Import(ctx context.Context, next func() (*core.Record, error), opts core.ImportOptions) error {
-	if err := s.check(ctx); err != nil {
-		return err
-	}
-	held := s.importing.Load() // loaded once: another import may clear it
-	resume := opts.ID != "" && held != nil && *held == opts.ID
-	if !opts.Merge && !resume && !s.empty() {
-		return core.ErrNotEmpty
-	}
-	if opts.ID != "" {
-		id := opts.ID
-		s.importing.Store(&id)
-	}
-	for {
-		if err := s.check(ctx); err != nil {
-			return err
-		}
-		rec, err := next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if rec == nil {
-			return errNilRecord
-		}
-		s.importRecord(rec, opts.Merge)
-	}
-	s.importing.Store(nil)
-	return nil
-}
-
-func (s *Store) importRecord(rec *core.Record, merge bool) {
-	sh, h := s.shard(rec.Client)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	switch rec.Kind {
-	case core.RecordWindow:
-		if !rec.Period.Valid() {
-			return
-		}
-		sl := &sh.add(h, rec.Client).slots[rec.Period]
-		st := core.MergeWindow(core.WindowState{Start: sl.start, End: sl.end, Used: sl.used, Fired: sl.fired, Held: sl.held}, rec, merge)
-		*sl = slot{start: st.Start, end: st.End, used: st.Used, fired: st.Fired, held: st.Held}
-	case core.RecordUsage:
-		c := sh.add(h, rec.Client)
-		i, ok := c.findHour(rec.Start)
-		if !ok {
-			c.hours = slices.Insert(c.hours, i, hour{start: rec.Start, end: rec.End})
-		}
-		h := &c.hours[i]
-		for j := range h.labels {
-			if h.labels[j].label == rec.Label {
-				h.labels[j].credits = core.MergeUsage(h.labels[j].credits, rec.Used, merge)
-				return
-			}
-		}
-		h.labels = append(h.labels, labelUsage{label: strings.Clone(rec.Label), credits: rec.Used})
-	case core.RecordKey:
-		// The record's client is the key's: the shard is chosen by it.
-		k := keyID{strings.Clone(rec.Client), strings.Clone(rec.Key.Key)}
-		if _, ok := sh.keys[k]; ok && merge {
-			return // keys already held stay
-		}
-		r := rec.Key
-		r.Client, r.Key, r.Label = k.client, k.key, strings.Clone(r.Label)
-		if _, ok := sh.keys[k]; !ok {
-			sh.expiry = append(sh.expiry, k)
-		}
-		sh.keys[k] = &r
-	}
+	return a + b
 }
 
 // Close implements [core.Store.Close]. The usage is dropped.

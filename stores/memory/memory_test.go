@@ -1,6 +1,7 @@
 package memory_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -40,5 +41,41 @@ func TestWindowEndingAtUnixEpoch(t *testing.T) {
 	}
 	if got, want := res.Used[0], int64(10_000_000); got != want {
 		t.Errorf("Usage = %v, want %v", got, want)
+	}
+}
+
+// TestManyClients charges enough clients that every shard's table grows
+// several times, and checks that each client keeps its own usage and that
+// the export lists each once.
+func TestManyClients(t *testing.T) {
+	s := memory.New()
+	defer s.Close()
+	const n = 20_000
+	day := int64(24 * time.Hour)
+	o := &core.Op{Label: "l", Bucket: core.Span{Start: 0, End: int64(time.Hour)}, N: 1}
+	o.List[0] = core.Window{Period: core.Day, Start: 0, End: day, Limit: -1}
+	for round := range 2 {
+		for i := range n {
+			o.Client, o.Cost = fmt.Sprintf("client-%d", i), int64(i+1)
+			res, err := s.Deduct(t.Context(), o)
+			if err != nil || !res.OK {
+				t.Fatalf("Deduct(%q): OK %v, error %v", o.Client, res.OK, err)
+			}
+			if got, want := res.Used[0], int64(round+1)*int64(i+1); got != want {
+				t.Fatalf("round %d: Deduct(%q).Used = %v, want %v", round, o.Client, got, want)
+			}
+		}
+	}
+	windows := 0
+	if err := s.Export(t.Context(), func(r *core.Record) error {
+		if r.Kind == core.RecordWindow {
+			windows++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if windows != n {
+		t.Errorf("Export listed %d window counters, want %d", windows, n)
 	}
 }

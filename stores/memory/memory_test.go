@@ -1,7 +1,9 @@
 package memory_test
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -77,5 +79,27 @@ func TestManyClients(t *testing.T) {
 	}
 	if windows != n {
 		t.Errorf("Export listed %d window counters, want %d", windows, n)
+	}
+}
+
+// TestUnfinishedImportBeforeAnyRecord: an import that fails before writing
+// anything still holds its ID, so only that import may run next.
+func TestUnfinishedImportBeforeAnyRecord(t *testing.T) {
+	s := memory.New()
+	defer s.Close()
+	errBroken := errors.New("broken")
+	broken := func() (*core.Record, error) { return nil, errBroken }
+	end := func() (*core.Record, error) { return nil, io.EOF }
+	if err := s.Import(t.Context(), broken, core.ImportOptions{ID: "a"}); !errors.Is(err, errBroken) {
+		t.Fatalf("Import: %v, want %v", err, errBroken)
+	}
+	if err := s.Import(t.Context(), end, core.ImportOptions{ID: "b"}); !errors.Is(err, core.ErrNotEmpty) {
+		t.Errorf("Import of another ID: %v, want core.ErrNotEmpty", err)
+	}
+	if err := s.Import(t.Context(), end, core.ImportOptions{ID: "a"}); err != nil {
+		t.Errorf("Import resuming: %v", err)
+	}
+	if err := s.Import(t.Context(), end, core.ImportOptions{ID: "b"}); err != nil {
+		t.Errorf("Import into the empty store after the import finished: %v", err)
 	}
 }

@@ -85,7 +85,9 @@ func (s *Store) Import(ctx context.Context, next func() (*core.Record, error), o
 	}
 	held := s.importing.Load() // loaded once: another import may clear it
 	resume := opts.ID != "" && held != nil && *held == opts.ID
-	if !opts.Merge && !resume && !s.empty() {
+	// A store holding an unfinished import is not empty, even if that import
+	// wrote nothing yet.
+	if !opts.Merge && !resume && (held != nil || !s.empty()) {
 		return core.ErrNotEmpty
 	}
 	if opts.ID != "" {

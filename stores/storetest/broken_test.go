@@ -3,7 +3,9 @@ package storetest_test
 import (
 	"context"
 	"errors"
+	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -293,4 +295,16 @@ func (s labelsCut) Deduct(ctx context.Context, opp *core.Op) (core.Result, error
 		o.Label = o.Label[:i]
 	}
 	return s.Store.Deduct(ctx, &o)
+}
+
+// reportDropsLatest leaves the latest hour out of reports.
+type reportDropsLatest struct{ core.Store }
+
+func (s reportDropsLatest) Report(ctx context.Context, q core.ReportQuery) ([]core.UsageRecord, error) {
+	recs, err := s.Store.Report(ctx, q)
+	latest := int64(math.MinInt64)
+	for _, r := range recs {
+		latest = max(latest, r.Bucket.Start)
+	}
+	return slices.DeleteFunc(recs, func(r core.UsageRecord) bool { return r.Bucket.Start == latest }), err
 }

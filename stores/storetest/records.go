@@ -147,17 +147,6 @@ func exportRecords(t testing.TB, s core.Store) []core.Record {
 	return recs
 }
 
-// stateOf returns the state that records describe.
-func stateOf(recs ...core.Record) state {
-	st := state{}
-	for i := range recs {
-		if n, ok := normalize(&recs[i]); ok {
-			st[n] = true
-		}
-	}
-	return st
-}
-
 // records returns the state's records in a stable order.
 func (st state) records() []core.Record {
 	out := make([]core.Record, 0, len(st))

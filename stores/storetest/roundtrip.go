@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -203,11 +202,11 @@ func fill(t testing.TB, s core.Store, base int64) *filled {
 			}
 			res, err := s.Deduct(ctx, o)
 			if err != nil || !res.OK || res.Replayed {
-				t.Fatalf("Fill: Deduct(%q, %v at %s): OK %v, Replayed %v, error %v; want a charge", client, c.cost, fmtTime(n), res.OK, res.Replayed, err)
+				t.Fatalf("Fill: Deduct(%s, %v at %s): OK %v, Replayed %v, error %v; want a charge", fmtLabel(client), c.cost, fmtTime(n), res.OK, res.Replayed, err)
 			}
 			if c.refund {
 				if err := s.Refund(ctx, clone(o)); err != nil {
-					t.Fatalf("Fill: Refund(%q, key %q): %v", client, o.Key, err)
+					t.Fatalf("Fill: Refund(%s, key %q): %v", fmtLabel(client), o.Key, err)
 				}
 				continue
 			}
@@ -293,16 +292,4 @@ func probe(t testing.TB, what string, s core.Store, o *core.Op, st state) core.R
 			what, p.Client, res.Used[:p.N], res.Fired[:p.N], res.Reset, wantUsed[:p.N], wantFired[:p.N])
 	}
 	return res
-}
-
-// clientsOf returns the clients of a state, sorted.
-func clientsOf(st state) []string {
-	var out []string
-	for r := range st {
-		if !slices.Contains(out, r.Client) {
-			out = append(out, r.Client)
-		}
-	}
-	slices.Sort(out)
-	return out
 }

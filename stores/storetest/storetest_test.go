@@ -22,6 +22,16 @@ func TestOptions(t *testing.T) {
 			Retention: func(t *testing.T, d time.Duration) core.Store { return memory.New(memory.WithRetention(d)) }})
 }
 
+// TestMigration copies a filled memory store into another and back, as a
+// store's tests do to check migrations from and to the memory store.
+func TestMigration(t *testing.T) {
+	from := memory.New()
+	storetest.Fill(t, from)
+	to := memory.New()
+	storetest.RoundTrip(t, from, to)
+	storetest.RoundTrip(t, to, memory.New())
+}
+
 // brokenStore is a store with one defect, built on the memory store, and
 // the subtests of the suite that must catch the defect.
 type brokenStore struct {
@@ -44,6 +54,7 @@ var brokenStores = []brokenStore{
 	{name: "refund misses the day", subtests: []string{"Refund", "Billing"}, wrap: func(s core.Store) core.Store { return refundWindowsOnly{s} }},
 	{name: "usage charges", subtests: []string{"UsageReadsOnly"}, wrap: func(s core.Store) core.Store { return usageCharges{s} }},
 	{name: "fixed day length", subtests: []string{"DailyReport"}, wrap: func(s core.Store) core.Store { return fixedDays{s} }},
+	{name: "report drops its latest hour", subtests: []string{"ReportMatchesModel", "DailyReport"}, wrap: func(s core.Store) core.Store { return reportDropsLatest{s} }},
 	{name: "delete keeps windows", subtests: []string{"Delete", "Billing"}, wrap: func(s core.Store) core.Store { return deleteKeepsWindows{s} }},
 	{name: "C-string client IDs", subtests: []string{"ClientIsolation", "KeyClientIsolation"}, wrap: func(s core.Store) core.Store { return cStringIDs{s} }},
 	{name: "close ignored", subtests: []string{"Closed"}, wrap: func(s core.Store) core.Store { return closeIgnored{s} }},

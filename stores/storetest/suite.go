@@ -22,7 +22,10 @@ type Options struct {
 	// Optional. Default: 64.
 	Goroutines int
 	// Calls is how many deductions the fractional-credit test makes one after
-	// the other. Optional. Default: 2000.
+	// the other; it also sizes ReportMatchesModel (Calls/5 steps) and
+	// ExportConcurrent (Calls/Goroutines deductions per goroutine), and
+	// OverflowByDeductions runs only with Calls of at least 1025.
+	// Optional. Default: 2000.
 	Calls int
 	// Sequential runs the subtests one after the other instead of in
 	// parallel, for a store whose open cannot give parallel subtests
@@ -90,6 +93,7 @@ var subtests = []struct {
 	{"UsageReadsOnly", testUsageReadsOnly},
 	{"DailyReport", testDailyReport},
 	{"LabelReport", testLabelReport},
+	{"ReportMatchesModel", testReportModel},
 	{"Delete", testDelete},
 	{"ClientIsolation", testIsolation},
 	{"Closed", testClosed},

@@ -291,32 +291,32 @@ func (s *Store) Import(ctx context.Context, next func() (*core.Record, error), o
 	if err := s.check(ctx, "import"); err != nil {
 		return err
 	}
-	resume := false
-	if opts.ID != "" {
-		id, err := admin(s, ctx, func(ctx context.Context) (string, error) {
-			return s.client.Get(ctx, s.importKey()).Result()
-		})
-		if err != nil && !errors.Is(err, goredis.Nil) {
-			return s.fail("import", err, false)
-		}
-		resume = id == opts.ID
+	held, err := admin(s, ctx, func(ctx context.Context) (string, error) {
+		return s.client.Get(ctx, s.importKey()).Result()
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return s.fail("import", err, false)
 	}
+	resume := opts.ID != "" && held == opts.ID
 	if !opts.Merge && !resume {
-		empty, err := s.empty(ctx)
-		if err != nil {
-			return err
+		// A store holding an unfinished import is not empty, even if that
+		// import wrote nothing yet.
+		empty := held == ""
+		if empty {
+			if empty, err = s.empty(ctx); err != nil {
+				return err
+			}
 		}
 		if !empty {
 			return fmt.Errorf("apibilling/redis: import: %w", core.ErrNotEmpty)
 		}
 	}
-	if _, err := admin(s, ctx, func(ctx context.Context) (string, error) {
-		if opts.ID == "" {
-			return "", nil
+	if opts.ID != "" {
+		if _, err := admin(s, ctx, func(ctx context.Context) (string, error) {
+			return s.client.Set(ctx, s.importKey(), opts.ID, 0).Result()
+		}); err != nil {
+			return s.fail("import", err, false)
 		}
-		return s.client.Set(ctx, s.importKey(), opts.ID, 0).Result()
-	}); err != nil {
-		return s.fail("import", err, false)
 	}
 	if _, err := admin(s, ctx, func(ctx context.Context) (string, error) {
 		return s.client.ScriptLoad(ctx, importScript.src).Result()
@@ -329,34 +329,47 @@ func (s *Store) Import(ctx context.Context, next func() (*core.Record, error), o
 			putCall(c)
 		}
 	}()
+	send := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := s.importRun(ctx, batch)
+		for _, c := range batch {
+			putCall(c)
+		}
+		batch = batch[:0]
+		return err
+	}
 	for {
 		if err := s.check(ctx, "import"); err != nil {
 			return err
 		}
 		rec, err := next()
-		if err != nil && err != io.EOF {
-			return err
-		}
-		if rec != nil && err == nil {
-			c := getCall()
-			if s.importArgs(c, rec, opts.Merge) {
-				batch = append(batch, c)
-			} else {
-				putCall(c)
-			}
-		}
-		if len(batch) == importBatch || err == io.EOF && len(batch) > 0 {
-			if err := s.importRun(ctx, batch); err != nil {
-				return err
-			}
-			for _, c := range batch {
-				putCall(c)
-			}
-			batch = batch[:0]
-		}
 		if err == io.EOF {
 			break
 		}
+		if err == nil && rec == nil {
+			err = errors.New("apibilling/redis: import: next returned a nil record")
+		}
+		if err != nil {
+			// The records read so far are written, as they would be one at
+			// a time; the import stays unfinished, to be run again.
+			return errors.Join(err, send())
+		}
+		c := getCall()
+		if s.importArgs(c, rec, opts.Merge) {
+			batch = append(batch, c)
+		} else {
+			putCall(c)
+		}
+		if len(batch) == importBatch {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := send(); err != nil {
+		return err
 	}
 	if _, err := admin(s, ctx, func(ctx context.Context) (int64, error) {
 		return s.client.Del(ctx, s.importKey()).Result()

@@ -288,7 +288,7 @@ func TestRedisFailures(t *testing.T) {
 			var p *proxy
 			addr := closedPort(t)
 			if c.mode >= 0 {
-				p = startProxy(t, "127.0.0.1:0", redisAddr(), 500*time.Millisecond)
+				p = startProxy(t, "127.0.0.1:0", redisAddr(), 3*DefaultTimeout)
 				addr = p.addr()
 			}
 			rdb := failureClient(t, addr)

@@ -128,12 +128,17 @@ func scanKeys(ctx context.Context, c goredis.UniversalClient, prefix string) ([]
 	return keys, iter.Err()
 }
 
-// TestConformance runs the shared store suite against Redis.
+// TestConformance runs the shared store suite against Redis, each store
+// under a prefix of its own.
 func TestConformance(t *testing.T) {
 	c := newClient(t)
-	storetest.Run(t, func(t *testing.T) core.Store {
+	storetest.RunWithOptions(t, func(t *testing.T) core.Store {
 		// The suite closes the store; the client stays open for the others.
 		return newStore(t, c, &Options{Timeout: 10 * time.Second})
+	}, storetest.Options{
+		Retention: func(t *testing.T, d time.Duration) core.Store {
+			return newStore(t, c, &Options{Timeout: 10 * time.Second, Retention: d})
+		},
 	})
 }
 

@@ -12,7 +12,20 @@ import (
 
 	"github.com/frappy-go/apibilling/core"
 	"github.com/frappy-go/apibilling/stores/memory"
+	"github.com/frappy-go/apibilling/stores/storetest"
 )
+
+// TestMigration fills the memory store with the suite's varied state and
+// moves it into Redis and back to another memory store (storetest.Fill and
+// storetest.RoundTrip): every exported record, usage, report and key replay
+// equal at each step.
+func TestMigration(t *testing.T) {
+	mem := memory.New()
+	storetest.Fill(t, mem)
+	red := newStore(t, newClient(t), nil)
+	storetest.RoundTrip(t, mem, red)
+	storetest.RoundTrip(t, red, memory.New())
+}
 
 // roundTripQuotas are the quotas of the round trip's clients.
 var roundTripQuotas = []core.Quota{

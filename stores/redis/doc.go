@@ -21,8 +21,10 @@
 // when the server has lost it), so it is atomic across processes and takes
 // one round trip: a deduction checks every window of the client and adds
 // the cost to all of them and to the hour's usage aggregate, or to none,
-// and records the charge's idempotency key in the same step. Every script
-// reads what it decides on before it writes, so none stops half way.
+// and records the charge's idempotency key in the same step. No script
+// stops half way: the general path reads what it decides on before it
+// writes, and the fast path below undoes its increments, in the same
+// script, before it hands over.
 //
 // The common deduction (its windows and hour already counted, no alert
 // thresholds, no idempotency key) costs one HINCRBY per window and one for

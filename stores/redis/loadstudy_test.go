@@ -77,11 +77,12 @@ func TestLoadStudy(t *testing.T) {
 		seconds = v
 	}
 	settings := []studySetting{
-		{"old default: 50ms, no pipelining, default pool", 50 * time.Millisecond, -1, 0},
+		{"50ms, no pipelining, default pool (the former defaults)", 50 * time.Millisecond, -1, 0},
 		{"50ms, no pipelining, pool 22", 50 * time.Millisecond, -1, 22},
 		{"50ms, pipelining", 50 * time.Millisecond, DefaultPipelines, 0},
 		{"250ms, no pipelining, default pool", 250 * time.Millisecond, -1, 0},
-		{"new default: 250ms, pipelining", DefaultTimeout, DefaultPipelines, 0},
+		{"250ms, pipelining", 250 * time.Millisecond, DefaultPipelines, 0},
+		{"500ms, pipelining (the defaults)", DefaultTimeout, DefaultPipelines, 0},
 		{"1s, pipelining", time.Second, DefaultPipelines, 0},
 	}
 	only := os.Getenv("APIBILLING_REDIS_LOADSTUDY_ONLY")

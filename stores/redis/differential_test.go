@@ -143,7 +143,6 @@ func (r *diffRun) cost() int64 {
 func (r *diffRun) run(steps int) {
 	t := r.t
 	r.limits = map[string][core.MaxQuotas]int64{}
-	r.huge = map[string]bool{}
 	r.keyExp = map[[2]string]int64{}
 	for _, c := range diffClients {
 		r.quotas(c)
@@ -308,11 +307,6 @@ func (r *diffRun) report(step int, client string) {
 
 func (r *diffRun) delete(step int, client string) {
 	t := r.t
-	if r.huge[client] {
-		// The memory store sums the removed credits without saturating:
-		// past MaxUsage they wrap around, and so would the windows.
-		return
-	}
 	from, to := r.rangeNear()
 	o := r.op(client)
 	d := &core.DeleteOp{Client: client, From: from, To: to, N: o.N, List: o.List}
@@ -334,12 +328,10 @@ func (r *diffRun) importMerge(step int, client string) {
 	big := func() int64 {
 		switch r.rnd.IntN(3) {
 		case 0:
-			r.huge[client] = true
 			return core.MaxUsage - int64(r.rnd.IntN(3))*core.MaxCredits.Micro()
 		case 1:
 			return int64(r.rnd.IntN(20)) * credit
 		}
-		r.huge[client] = true
 		return core.MaxUsage / 2
 	}
 	var recs []core.Record

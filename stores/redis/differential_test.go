@@ -54,8 +54,7 @@ type diffRun struct {
 	red    *Store
 	base   int64
 	now    int64
-	latest int64           // the latest time of the run
-	huge   map[string]bool // clients with usage near MaxUsage
+	latest int64 // the latest time of the run
 	// keyExp is when the record of each client's key expires. The memory
 	// store may drop a record once a charge's time passes its expiry, so
 	// after the clock moved back the test avoids keys whose record has

@@ -449,7 +449,7 @@ func (s *Store) importArgs(c *call, rec *core.Record, merge bool) bool {
 		c.end()
 		var x int64
 		if s.retention != 0 {
-			x = msOf(addSat(max(rec.End, now), s.grace))
+			x = msCeil(addSat(max(rec.End, now), s.grace))
 		}
 		c.buf = strconv.AppendInt(c.buf, x, 10)
 		c.end()
@@ -476,18 +476,18 @@ func (s *Store) importArgs(c *call, rec *core.Record, merge bool) bool {
 		c.end()
 		c.prepare(importScript, h)
 	case core.RecordKey:
-		kr := &rec.Key
-		client := kr.Client
-		if client == "" {
-			client = rec.Client
-			kr.Client = client
+		key := rec.Key // the caller's record stays as it is
+		kr := &key
+		if kr.Client == "" {
+			kr.Client = rec.Client
 		}
+		client := kr.Client
 		if !core.ValidKey(kr.Key) || kr.N < 0 || kr.N > core.MaxQuotas {
 			return false
 		}
 		h, k := s.clientKeys(client, kr.Key)
 		life := max(kr.Expires-now, kr.Expires-kr.At, 1)
-		px := msOf(life)
+		px := msCeil(life)
 		score := now/1e6 + px
 		c.buf = append(c.buf, 'k')
 		c.end()

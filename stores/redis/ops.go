@@ -44,9 +44,6 @@ func (s *Store) clientKeys(client, key string) (h, k string) {
 	return k[:n], k
 }
 
-// msOf returns t in Unix milliseconds, rounded up: an expiry.
-func msOf(t int64) int64 { return msCeil(t) }
-
 // keepUntil returns when a usage aggregate of the hour ending at end, or
 // the client hash holding it, may expire: Retention after the hour, or
 // after now if that is later. Zero means never.
@@ -54,7 +51,7 @@ func (s *Store) keepUntil(end, now int64) int64 {
 	if s.retention == 0 {
 		return 0
 	}
-	return msOf(addSat(max(end, now), s.retention))
+	return msCeil(addSat(max(end, now), s.retention))
 }
 
 // addSat returns a+b (b >= 0), saturated at MaxInt64.
@@ -110,7 +107,7 @@ func (s *Store) appendMeta(b []byte, op *core.Op, now, keyMs int64) []byte {
 	x := m.keep
 	if x != 0 {
 		for i := range op.N {
-			x = max(x, msOf(addSat(op.List[i].End, s.grace)))
+			x = max(x, msCeil(addSat(op.List[i].End, s.grace)))
 		}
 		x = max(x, keyMs)
 	}
@@ -205,7 +202,7 @@ func (s *Store) deductArgs(c *call, op *core.Op, now int64) error {
 	h, k := s.clientKeys(op.Client, op.Key)
 	var px, keyMs int64
 	if op.Key != "" {
-		px = msOf(max(op.KeyExpires-op.At, 1))
+		px = msCeil(max(op.KeyExpires-op.At, 1))
 		keyMs = now/1e6 + px
 	}
 	c.buf = strconv.AppendInt(c.buf, op.Cost, 10)
@@ -375,6 +372,9 @@ func parseUsage(field, credits any) (core.UsageRecord, bool) {
 func (s *Store) Delete(ctx context.Context, op *core.DeleteOp) (int64, error) {
 	if err := s.check(ctx, "delete"); err != nil {
 		return 0, err
+	}
+	if op.N < 0 || op.N > core.MaxQuotas {
+		return 0, fmt.Errorf("apibilling/redis: delete: %d windows", op.N)
 	}
 	c := getCall()
 	defer putCall(c)

@@ -147,7 +147,22 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 		return res, err
 	}
 	r, ok := v.([]any)
-	if !ok || len(r) < 2 {
+	if !ok {
+		return res, s.badReply("deduct", v)
+	}
+	n := len(ws)
+	if len(r) == n && !(n == 2 && isString(r[1])) {
+		// The fast path: admitted, each window's usage. (A replay's or
+		// a conflict's reply is {3 or 4, record}.)
+		res.OK = true
+		for i := range n {
+			if res.Used[i], err = toInt(r[i]); err != nil {
+				return res, s.badReply("deduct", v)
+			}
+		}
+		return res, nil
+	}
+	if len(r) < 2 {
 		return res, s.badReply("deduct", v)
 	}
 	status, _ := r[0].(int64)
@@ -169,7 +184,6 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 	default:
 		return res, s.badReply("deduct", v)
 	}
-	n := len(ws)
 	fired := len(r) == 2+2*n
 	if len(r) != 2+n && !fired {
 		return res, s.badReply("deduct", v)
@@ -410,6 +424,11 @@ func (s *Store) Delete(ctx context.Context, op *core.DeleteOp) (int64, error) {
 		total = addSat(total, n)
 	}
 	return total, nil
+}
+
+func isString(x any) bool {
+	_, ok := x.(string)
+	return ok
 }
 
 // toInt converts a script's reply value: an integer, or a decimal string

@@ -493,3 +493,30 @@ func TestCloseKeepsClient(t *testing.T) {
 		t.Errorf("the client after Close: %v, want it still open", err)
 	}
 }
+
+// TestNoWindows charges an op without windows: only the hour's usage
+// counts it, and every reply shape (the fast path's, replays) still reads
+// back, for 0, 1 and 2 windows.
+func TestNoWindows(t *testing.T) {
+	s := newStore(t, newClient(t), nil)
+	base := future()
+	w := core.Window{Period: core.Day, Start: base, End: base + day, Limit: -1}
+	for n, ws := range [][]core.Window{nil, {w}, {w, {Period: core.Month, Start: base, End: base + 31*day, Limit: -1}}} {
+		client := fmt.Sprint("n", n)
+		for i := range 3 {
+			res := deduct(t, s, mkop(client, "/x", credit, hourAt(base), ws...))
+			if !res.OK || (n > 0 && res.Used[0] != int64(i+1)*credit) {
+				t.Errorf("%d windows, charge %d: OK %v, Used %v", n, i, res.OK, res.Used[:n])
+			}
+		}
+		o := mkop(client, "/x", credit, hourAt(base), ws...)
+		o.Key, o.KeyExpires = "k", o.At+day
+		deduct(t, s, o)
+		if res := deduct(t, s, o); !res.Replayed || res.Record == nil || res.Record.N != n {
+			t.Errorf("%d windows: the retry = %+v, want a replay of the recorded charge", n, res)
+		}
+		if recs := report(t, s, client, base, base+day); len(recs) != 1 || recs[0].Credits != 4*credit {
+			t.Errorf("%d windows: report = %+v, want 4 credits in one aggregate", n, recs)
+		}
+	}
+}

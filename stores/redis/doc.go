@@ -29,7 +29,7 @@
 // The common deduction (its windows and hour already counted, no alert
 // thresholds, no idempotency key) costs one HINCRBY per window and one for
 // the hour, on fields named by the window's start and the hour's start, so
-// nothing is parsed (about 65,000 instructions inside Redis for two
+// nothing is parsed (about 64,000 instructions inside Redis for two
 // windows, 24,000 of which any EVALSHA costs). Anything else (a new window
 // or hour, a refusal, a key, thresholds, a counter near 2^53) undoes the
 // increments and takes the general path, which reads everything first.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -517,6 +518,43 @@ func TestNoWindows(t *testing.T) {
 		}
 		if recs := report(t, s, client, base, base+day); len(recs) != 1 || recs[0].Credits != 4*credit {
 			t.Errorf("%d windows: report = %+v, want 4 credits in one aggregate", n, recs)
+		}
+	}
+}
+
+// TestOverExact checks the scripts' exact overflow test, u + c > MaxUsage
+// on a decimal u and a cost c below 2^53, against core.Overflows at the
+// boundaries where doubles would round: costs near multiples of 10^15 and
+// 2^53, usage of 15 to 19 digits.
+func TestOverExact(t *testing.T) {
+	c := newClient(t)
+	sc := newScript("over", `
+local out = {}
+for i = 1, #ARGV, 2 do
+  out[#out + 1] = L().over(ARGV[i], tonumber(ARGV[i + 1])) and 1 or 0
+end
+return out
+`)
+	maxc := core.MaxCredits.Micro()
+	costs := []int64{0, 1, 2, 999_999_999_999_999, 1_000_000_000_000_000, 1_000_000_000_000_001, 3*1e15 - 1, 8_999_999_999_999_999, maxc - 1, maxc}
+	var args []any
+	var want []bool
+	for _, cost := range costs {
+		for _, u := range []int64{0, 1, 999_999_999_999_999, 1e15, 1e18 - 1, 1e18, core.MaxUsage - cost - 1, core.MaxUsage - cost, core.MaxUsage - cost + 1, core.MaxUsage - 1, core.MaxUsage} {
+			if u < 0 {
+				continue
+			}
+			args = append(args, strconv.FormatInt(u, 10), strconv.FormatInt(cost, 10))
+			want = append(want, core.Overflows(u, cost))
+		}
+	}
+	got, err := c.Eval(t.Context(), sc.src, nil, args...).Int64Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range got {
+		if (g == 1) != want[i] {
+			t.Errorf("over(%s, %s) = %v, want %v", args[2*i], args[2*i+1], g == 1, want[i])
 		}
 	}
 }

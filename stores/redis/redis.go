@@ -76,9 +76,11 @@ type Options struct {
 	// and one read, on one connection, for all of them. Each call is still
 	// its own script, atomic and answered on its own; only the round trip
 	// is shared, which under load saves most of the system calls of both
-	// the application and Redis, and most connections. A negative value
-	// sends every call on its own, each on a connection of its own.
-	// Optional. Default: [DefaultPipelines].
+	// the application and Redis, and most connections. A pipeline runs
+	// under the earliest deadline of its calls, and without the values of
+	// their contexts: a go-redis hook (tracing) sees the pipeline, not each
+	// caller. A negative value sends every call on its own, each on a
+	// connection of its own. Optional. Default: [DefaultPipelines].
 	Pipelines int
 }
 

@@ -42,8 +42,8 @@ type Options struct {
 	// failing over makes the call fail within it with an error that wraps
 	// [core.ErrStoreUnavailable], which [core.Billing] reports and the
 	// adapters answer with 503 (or let pass, when failing open). The time
-	// a call waits for a pooled connection counts: see the package
-	// documentation for sizing the client's pool.
+	// a call waits for a pipeline or a pooled connection counts: see the
+	// package documentation for sizing the client's pool.
 	// Optional. Default: [DefaultTimeout].
 	Timeout time.Duration
 
@@ -204,7 +204,9 @@ type Stats struct {
 	// connection after the write. Redis may have applied them. Their
 	// errors wrap [core.ErrOutcomeUnknown]. Calls that failed before the
 	// command was written (no connection could be had, the pool was
-	// exhausted, the write failed) are not counted: they changed nothing.
+	// exhausted, the write failed, the caller gave up while the call
+	// waited for a pipeline) or that Redis answered with an error are not
+	// counted: they changed nothing.
 	OutcomeUnknown uint64
 	// ScriptLoads is the number of calls that found the script missing
 	// from Redis's cache (after a restart, a failover or SCRIPT FLUSH) and

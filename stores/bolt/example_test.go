@@ -21,7 +21,7 @@ func Example() {
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "apibilling.db")
 	ctx := context.Background()
-	quota := core.Quota{Period: core.Day, Limit: 500 * core.Credit}
+	quota := core.Quota{Period: core.Day, Limit: core.Whole(500)}
 
 	s, err := bolt.Open(path, nil)
 	if err != nil {
@@ -31,7 +31,7 @@ func Example() {
 	if err := b.SetQuotas("client1", quota); err != nil {
 		log.Fatal(err)
 	}
-	if _, err := b.Track(ctx, "client1", 5*core.Credit); err != nil {
+	if _, err := b.Track(ctx, "client1", core.Whole(5)); err != nil {
 		log.Fatal(err)
 	}
 	s.Close()

@@ -52,6 +52,20 @@ func Check(ctx context.Context, path string) (CheckReport, error) {
 		return rep, fmt.Errorf("apibilling/bolt: check: %w", err)
 	}
 	rep.Size = fi.Size()
+	// The whole tree first, with plain reads: bbolt's check must not meet
+	// a damaged offset (see walkTree).
+	f, err := os.Open(path)
+	if err != nil {
+		return rep, fmt.Errorf("apibilling/bolt: check: %w", err)
+	}
+	info, err := inspectFile(f, path)
+	if err == nil {
+		err = walkTree(f, info, path)
+	}
+	f.Close()
+	if err != nil {
+		return rep, err
+	}
 	o := (&Options{}).withDefaults()
 	db, err := openDB(path, &o, true)
 	if err != nil {
@@ -90,9 +104,11 @@ func Check(ctx context.Context, path string) (CheckReport, error) {
 			if walkErr != nil {
 				return walkErr
 			}
+			// Read every error: bbolt's checker runs in a goroutine of its
+			// own, which must be done before the file is unmapped.
 			for err := range tx.Check() {
-				if !add(err) {
-					break
+				if len(problems) < maxCheckProblems {
+					add(err)
 				}
 			}
 			return nil

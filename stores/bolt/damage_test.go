@@ -94,15 +94,17 @@ func TestDamagedFilesChild(t *testing.T) {
 	n := 0
 	try := func(desc string, b []byte) {
 		n++
-		fmt.Printf("try %d %s\n", n, desc)
 		path := filepath.Join(dir, fmt.Sprintf("f%d.db", n))
 		write(t, path, b)
+		write(t, path+".orig", b)
+		fmt.Printf("try %d %s: %s\n", n, desc, path)
 		outcome, err := openDamaged(path)
 		if err != nil {
 			t.Errorf("%s: %v", desc, err)
 		}
 		outcomes[outcome]++
 		os.Remove(path)
+		os.Remove(path + ".orig")
 		if seqs, _ := segments(path); len(seqs) > 0 {
 			removeSegments(path, 1<<63)
 		}

@@ -74,13 +74,26 @@ func validateFile(path string) error {
 		return fmt.Errorf("apibilling/bolt: %w", err)
 	}
 	defer f.Close()
+	_, err = inspectFile(f, path)
+	return err
+}
+
+// fileInfo is what inspectFile found: the meta page bbolt will use.
+type fileInfo struct {
+	meta     boltMeta
+	pageSize int64
+	size     int64
+}
+
+// inspectFile does the checks of validateFile on the open file f.
+func inspectFile(f *os.File, path string) (fileInfo, error) {
 	fi, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("apibilling/bolt: %w", err)
+		return fileInfo{}, fmt.Errorf("apibilling/bolt: %w", err)
 	}
 	size := fi.Size()
 	if size == 0 {
-		return fmt.Errorf("%w: %s is empty (0 bytes), not a store; delete it to start a new, empty store there", ErrCorrupt, path)
+		return fileInfo{}, fmt.Errorf("%w: %s is empty (0 bytes), not a store; delete it to start a new, empty store there", ErrCorrupt, path)
 	}
 	corrupt := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s (%d bytes): %s", ErrCorrupt, path, size, fmt.Sprintf(format, args...))
@@ -120,17 +133,17 @@ func validateFile(path string) error {
 	}
 	switch {
 	case pageSize == 0:
-		return corrupt("no valid bbolt meta page")
+		return fileInfo{}, corrupt("no valid bbolt meta page")
 	case pageSize < 512 || pageSize > 1<<24 || bits.OnesCount64(uint64(pageSize)) != 1:
-		return corrupt("page size %d", pageSize)
+		return fileInfo{}, corrupt("page size %d", pageSize)
 	case size < 2*pageSize:
-		return corrupt("shorter than its two meta pages of %d bytes", pageSize)
+		return fileInfo{}, corrupt("shorter than its two meta pages of %d bytes", pageSize)
 	}
 	var metas [2]boltMeta
 	for i := range metas {
 		b, err := read(int64(i)*pageSize, pageHeaderSize+metaSize)
 		if err != nil {
-			return corrupt("meta page %d: %v", i, err)
+			return fileInfo{}, corrupt("meta page %d: %v", i, err)
 		}
 		metas[i] = readMeta(b)
 	}
@@ -146,15 +159,15 @@ func validateFile(path string) error {
 	pages := uint64(size / pageSize)
 	switch {
 	case !m.valid:
-		return corrupt("both meta pages are damaged")
+		return fileInfo{}, corrupt("both meta pages are damaged")
 	case int64(m.pageSize) != pageSize:
-		return corrupt("meta pages disagree on the page size")
+		return fileInfo{}, corrupt("meta pages disagree on the page size")
 	case m.pgid < 3 || m.pgid > pages:
-		return corrupt("truncated: its pages need %d bytes", m.pgid*uint64(pageSize))
+		return fileInfo{}, corrupt("truncated: its pages need %d bytes", m.pgid*uint64(pageSize))
 	case m.root < 2 || m.root >= m.pgid:
-		return corrupt("root page %d outside its %d pages", m.root, m.pgid)
+		return fileInfo{}, corrupt("root page %d outside its %d pages", m.root, m.pgid)
 	case m.freelist != noFreelist && (m.freelist < 2 || m.freelist >= m.pgid):
-		return corrupt("free list page %d outside its %d pages", m.freelist, m.pgid)
+		return fileInfo{}, corrupt("free list page %d outside its %d pages", m.freelist, m.pgid)
 	}
 	checkPage := func(id uint64, what string, flags ...uint16) (count, overflow uint64, err error) {
 		h, err := read(int64(id)*pageSize, pageHeaderSize)
@@ -175,40 +188,41 @@ func validateFile(path string) error {
 		}
 		return c, o, nil
 	}
+	info := fileInfo{meta: m, pageSize: pageSize, size: size}
 	if _, _, err := checkPage(m.root, "root", branchPageFlag, leafPageFlag); err != nil {
-		return err
+		return fileInfo{}, err
 	}
 	if m.freelist == noFreelist {
-		return nil
+		return info, nil
 	}
 	count, overflow, err := checkPage(m.freelist, "free list", freelistPageFlag)
 	if err != nil {
-		return err
+		return fileInfo{}, err
 	}
 	room := (overflow+1)*uint64(pageSize) - pageHeaderSize
 	off := int64(m.freelist)*pageSize + pageHeaderSize
 	if count == 0xFFFF { // the count is the first element
 		c, err := read(off, 8)
 		if err != nil {
-			return corrupt("free list: %v", err)
+			return fileInfo{}, corrupt("free list: %v", err)
 		}
 		count = binary.NativeEndian.Uint64(c)
 		off += 8
 		room -= 8
 	}
 	if count > room/8 {
-		return corrupt("free list of %d pages does not fit its %d pages", count, overflow+1)
+		return fileInfo{}, corrupt("free list of %d pages does not fit its %d pages", count, overflow+1)
 	}
 	ids, err := read(off, int(count)*8)
 	if count > 0 && err != nil {
-		return corrupt("free list: %v", err)
+		return fileInfo{}, corrupt("free list: %v", err)
 	}
 	for i := uint64(0); i < count; i++ {
 		if id := binary.NativeEndian.Uint64(ids[i*8:]); id < 2 || id >= m.pgid {
-			return corrupt("free list names page %d, outside its %d pages", id, m.pgid)
+			return fileInfo{}, corrupt("free list names page %d, outside its %d pages", id, m.pgid)
 		}
 	}
-	return nil
+	return info, nil
 }
 
 // openDB opens the bbolt file at path after validating it, with memory

@@ -2,10 +2,14 @@ package bolt
 
 import (
 	"encoding/binary"
+	"fmt"
 	"strings"
 
 	"github.com/frappy-go/apibilling/core"
+	bbolt "go.etcd.io/bbolt"
 )
+
+var errMissing = fmt.Errorf("%w: a bucket of %q is missing", ErrCorrupt, rootBucket)
 
 // The cache holds the records that calls read and change: a client's
 // window counters (one entry per client, with the usage aggregates of the
@@ -78,20 +82,35 @@ func (s *Store) ensure(client string, wantHour bool, start int64, label string, 
 		var lc *clientEntry
 		var lh *hourEntry
 		var lk *keyEntry
-		err := s.view(func(b *buckets) error {
+		err := s.viewTx(func(tx *bbolt.Tx) error {
+			// Only the buckets needed: each costs a search.
+			var b buckets
+			root := tx.Bucket(rootBucket)
+			if root == nil {
+				return fmt.Errorf("%w: bucket %q is missing", ErrCorrupt, rootBucket)
+			}
 			var err error
 			if c == nil {
-				if lc, err = loadClient(b, client); err != nil {
+				if b.clients = root.Bucket(clientsBucket); b.clients == nil {
+					return errMissing
+				}
+				if lc, err = loadClient(&b, client); err != nil {
 					return err
 				}
 			}
 			if wantHour && h == nil {
-				if lh, err = loadHour(b, client, start, label); err != nil {
+				if b.usage = root.Bucket(usageBucket); b.usage == nil {
+					return errMissing
+				}
+				if lh, err = loadHour(&b, client, start, label); err != nil {
 					return err
 				}
 			}
 			if kk != nil && k == nil {
-				lk, err = loadKey(b, kk)
+				if b.keys = root.Bucket(keysBucket); b.keys == nil {
+					return errMissing
+				}
+				lk, err = loadKey(&b, kk)
 			}
 			return err
 		})

@@ -41,6 +41,7 @@ type Store struct {
 	maxAt     int64  // the latest charge time seen, for pruning
 	pending   []byte // log records not yet written, after a frame header
 	calls     int    // calls whose records are in pending
+	gatherFor int    // when positive, the flusher waits for this many calls
 	lsn       uint64 // log bytes appended so far
 	durable   uint64 // log bytes on disk
 	logEpoch  uint64 // incremented when pending records are discarded
@@ -56,7 +57,8 @@ type Store struct {
 	ckMu    sync.Mutex // held by a checkpoint, and by Export and Backup
 	wal     *wal
 
-	ckReq chan struct{} // buffered 1: a checkpoint is wanted
+	ckReq    chan struct{} // buffered 1: a checkpoint is wanted
+	gathered chan struct{} // buffered 1: gatherFor calls are pending
 	quit  chan struct{} // closed by Close
 	bg    sync.WaitGroup
 
@@ -122,6 +124,7 @@ func newStore(db *bbolt.DB, o Options, owned bool) (*Store, error) {
 		failures: make(map[uint64]failure),
 		pending:  make([]byte, frameHeader, 64<<10),
 		ckReq:    make(chan struct{}, 1),
+		gathered: make(chan struct{}, 1),
 		quit:     make(chan struct{}),
 	}
 	s.flushCond.L = &s.mu
@@ -293,8 +296,7 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 		s.putKey(k)
 	}
 	if op.Cost > 0 || kk != nil {
-		s.calls++
-		s.flushCond.Signal()
+		s.called()
 	}
 	return res, s.wait(s.lsn, s.logEpoch)
 }
@@ -366,8 +368,7 @@ func (s *Store) Refund(ctx context.Context, op *core.Op) error {
 		}
 	}
 	if changed {
-		s.calls++
-		s.flushCond.Signal()
+		s.called()
 	}
 	return s.wait(s.lsn, s.logEpoch)
 }
@@ -553,10 +554,26 @@ func (s *Store) Delete(ctx context.Context, op *core.DeleteOp) (int64, error) {
 		s.putClient(c)
 	}
 	if changed || windowChanged {
-		s.calls++
-		s.flushCond.Signal()
+		s.called()
 	}
 	return total, s.wait(s.lsn, s.logEpoch)
+}
+
+// called counts a call whose log records are pending and wakes the
+// flusher, with s.mu held.
+func (s *Store) called() {
+	s.calls++
+	if s.gatherFor > 0 {
+		if s.calls >= s.gatherFor {
+			s.gatherFor = 0
+			select {
+			case s.gathered <- struct{}{}:
+			default:
+			}
+		}
+		return
+	}
+	s.flushCond.Signal()
 }
 
 // wait releases s.mu and, in the durable mode, waits until the log holds

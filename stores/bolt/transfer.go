@@ -124,8 +124,7 @@ func (s *Store) Import(ctx context.Context, next func() (*core.Record, error), o
 	if opts.ID != "" {
 		s.mu.Lock()
 		s.setImport(strings.Clone(opts.ID))
-		s.calls++
-		s.flushCond.Signal()
+		s.called()
 		if err := s.wait(s.lsn, s.logEpoch); err != nil {
 			return err
 		}
@@ -148,8 +147,7 @@ func (s *Store) Import(ctx context.Context, next func() (*core.Record, error), o
 	s.mu.Lock()
 	if s.importID != "" {
 		s.setImport("")
-		s.calls++
-		s.flushCond.Signal()
+		s.called()
 	}
 	return s.wait(s.lsn, s.logEpoch)
 }
@@ -239,8 +237,7 @@ func (s *Store) importRecord(rec *core.Record, merge, wait bool) error {
 	default:
 		return nil
 	}
-	s.calls++
-	s.flushCond.Signal()
+	s.called()
 	if !wait {
 		s.mu.Unlock()
 		return nil

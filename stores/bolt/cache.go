@@ -3,13 +3,13 @@ package bolt
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/frappy-go/apibilling/core"
 	bbolt "go.etcd.io/bbolt"
 )
 
-var errMissing = fmt.Errorf("%w: a bucket of %q is missing", ErrCorrupt, rootBucket)
 
 // The cache holds the records that calls read and change: a client's
 // window counters (one entry per client, with the usage aggregates of the
@@ -21,11 +21,16 @@ var errMissing = fmt.Errorf("%w: a bucket of %q is missing", ErrCorrupt, rootBuc
 type clientEntry struct {
 	id     string
 	slots  [core.MaxQuotas]slot
+	open   openHour
 	exists bool // the client has a record
-	dirty  bool // slots changed since the last checkpoint
+	dirty  bool // the record changed since the last checkpoint
 	listed bool // in Store.dirtyCl
 	epoch  uint64
-	hours  []*hourEntry // aggregates cached, in any order
+	// hours holds aggregates of the usage bucket: loaded, or changed
+	// since the last checkpoint. All those of hours from scanFrom on are
+	// here (math.MaxInt64: none is known to be).
+	hours    []*hourEntry
+	scanFrom int64
 }
 
 type hourEntry struct {
@@ -55,100 +60,178 @@ func (c *clientEntry) hour(start int64, label string) *hourEntry {
 	return nil
 }
 
-// ensure returns the cache entries of client, of its aggregate of the hour
-// starting at start and label (if wantHour) and of the key record kk (if
-// not nil), reading what the cache lacks from the file. It is called with
-// s.mu held and returns with it held, but releases it while it reads the
-// file; it fails if the store takes no calls.
-func (s *Store) ensure(client string, wantHour bool, start int64, label string, kk []byte) (*clientEntry, *hourEntry, *keyEntry, error) {
+// hourOrNew returns the cached aggregate of the hour and label, adding an
+// empty one if there is none. Use it only where the cache is known to hold
+// the aggregate if it exists.
+func (c *clientEntry) hourOrNew(start, end int64, label string) *hourEntry {
+	if h := c.hour(start, label); h != nil {
+		return h
+	}
+	h := &hourEntry{start: start, end: end, label: strings.Clone(label)}
+	c.hours = append(c.hours, h)
+	return h
+}
+
+// canOpen reports, for a client without an open hour whose aggregates
+// from start on are cached, whether the hour starting at start can become
+// its open hour: no aggregate of a later hour exists.
+func (c *clientEntry) canOpen(start int64) bool {
+	for _, h := range c.hours {
+		if h.exists && h.start > start {
+			return false
+		}
+	}
+	return true
+}
+
+// want says what a call needs from the cache.
+type want struct {
+	client string
+	// hour: the call reads the aggregate of the hour starting at start
+	// and label; open: it may make that hour the client's open hour (a
+	// charge or an import adding usage).
+	hour, open bool
+	start      int64
+	label      string
+	kk         []byte // the key record's bbolt key, if any
+}
+
+// The place of a call's aggregate.
+const (
+	inEntry = iota // an aggregate of the usage bucket, h
+	inOpen         // the client's open hour (or the hour that will replace it)
+)
+
+// ensure returns the cache entries a call needs: the client's, the
+// aggregate of the hour (h, or nil and where == inOpen when it is in the
+// client's open hour or becomes it) and the key record's, reading what the
+// cache lacks from the file. It is called with s.mu held and returns with
+// it held, but releases it while it reads the file; it fails if the store
+// takes no calls.
+func (s *Store) ensure(w *want) (c *clientEntry, h *hourEntry, k *keyEntry, where int, err error) {
 	for {
 		if err := s.usable(); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, 0, err
 		}
-		c := s.clients[client]
-		var h *hourEntry
-		if c != nil && wantHour {
-			h = c.hour(start, label)
+		c = s.clients[w.client]
+		h, k, where = nil, nil, inEntry
+		if w.kk != nil {
+			k = s.keys[string(w.kk)]
 		}
-		var k *keyEntry
-		if kk != nil {
-			k = s.keys[string(kk)]
+		needHour, needScan := false, false
+		if c != nil && w.hour {
+			switch {
+			case c.open.held && w.start >= c.open.start:
+				where = inOpen
+			case c.open.held:
+				h = c.hour(w.start, w.label)
+				needHour = h == nil
+			case w.open && c.scanFrom <= w.start:
+				if c.canOpen(w.start) {
+					where = inOpen
+				} else {
+					h = c.hourOrNew(w.start, 0, w.label)
+				}
+			case w.open:
+				needScan = true
+			default:
+				h = c.hour(w.start, w.label)
+				needHour = h == nil
+			}
 		}
-		if c != nil && (h != nil || !wantHour) && (k != nil || kk == nil) {
-			return c, h, k, nil
+		if c != nil && !needHour && !needScan && (k != nil || w.kk == nil) {
+			return c, h, k, where, nil
 		}
 		gen := s.gen
 		s.mu.Unlock()
 		var lc *clientEntry
-		var lh *hourEntry
+		var lh []*hourEntry
 		var lk *keyEntry
 		err := s.viewTx(func(tx *bbolt.Tx) error {
 			// Only the buckets needed: each costs a search.
-			var b buckets
 			root := tx.Bucket(rootBucket)
 			if root == nil {
-				return fmt.Errorf("%w: bucket %q is missing", ErrCorrupt, rootBucket)
+				return errMissing
 			}
 			var err error
 			if c == nil {
-				if b.clients = root.Bucket(clientsBucket); b.clients == nil {
+				bk := root.Bucket(clientsBucket)
+				if bk == nil {
 					return errMissing
 				}
-				if lc, err = loadClient(&b, client); err != nil {
+				if lc, err = loadClient(bk, w.client); err != nil {
+					return err
+				}
+				if w.hour {
+					switch {
+					case lc.open.held && w.start >= lc.open.start:
+					case lc.open.held || !w.open:
+						needHour = true
+					default:
+						needScan = true
+					}
+				}
+			}
+			if needHour || needScan {
+				bk := root.Bucket(usageBucket)
+				if bk == nil {
+					return errMissing
+				}
+				if needScan {
+					lh, err = loadHours(bk, w.client, w.start)
+				} else {
+					lh, err = loadHour(bk, w.client, w.start, w.label)
+				}
+				if err != nil {
 					return err
 				}
 			}
-			if wantHour && h == nil {
-				if b.usage = root.Bucket(usageBucket); b.usage == nil {
+			if w.kk != nil && k == nil {
+				bk := root.Bucket(keysBucket)
+				if bk == nil {
 					return errMissing
 				}
-				if lh, err = loadHour(&b, client, start, label); err != nil {
-					return err
-				}
-			}
-			if kk != nil && k == nil {
-				if b.keys = root.Bucket(keysBucket); b.keys == nil {
-					return errMissing
-				}
-				lk, err = loadKey(&b, kk)
+				lk, err = loadKey(bk, w.kk)
 			}
 			return err
 		})
 		s.mu.Lock()
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, 0, err
 		}
 		if gen != s.gen {
 			continue // entries were evicted meanwhile: what was read may be stale
 		}
-		if c == nil {
-			if c = s.clients[client]; c == nil {
-				c = lc
-				c.epoch = s.epoch
-				s.clients[c.id] = c
+		// Nothing was evicted: what the file holds is the latest of what the
+		// cache lacks.
+		if c = s.clients[w.client]; c == nil {
+			c = lc
+			c.epoch = s.epoch
+			s.clients[c.id] = c
+		}
+		for _, nh := range lh {
+			if nh.exists && c.hour(nh.start, nh.label) == nil {
+				c.hours = append(c.hours, nh)
 			}
 		}
-		if wantHour && h == nil {
-			if h = c.hour(start, label); h == nil {
-				h = lh
-				c.hours = append(c.hours, h)
-			}
+		if needScan {
+			c.scanFrom = min(c.scanFrom, w.start)
+		} else if needHour && c.hour(w.start, w.label) == nil {
+			c.hours = append(c.hours, &hourEntry{start: w.start, label: strings.Clone(w.label)})
 		}
-		if kk != nil && k == nil {
-			if k = s.keys[string(kk)]; k == nil {
-				k = lk
-				k.epoch = s.epoch
-				s.keys[k.k] = k
-			}
+		if w.kk != nil && s.keys[string(w.kk)] == nil {
+			lk.epoch = s.epoch
+			s.keys[lk.k] = lk
 		}
-		return c, h, k, nil
 	}
 }
 
-func loadClient(b *buckets, client string) (*clientEntry, error) {
-	c := &clientEntry{id: strings.Clone(client)}
-	if v := b.clients.Get([]byte(client)); v != nil {
-		if err := decodeClientRecord(v, &c.slots); err != nil {
+var errMissing = fmt.Errorf("%w: a bucket of %q is missing", ErrCorrupt, rootBucket)
+
+func loadClient(b *bbolt.Bucket, client string) (*clientEntry, error) {
+	c := &clientEntry{id: strings.Clone(client), scanFrom: math.MaxInt64}
+	if v := b.Get([]byte(client)); v != nil {
+		if err := decodeClientRecord(v, &c.slots, &c.open); err != nil {
 			return nil, err
 		}
 		c.exists = true
@@ -156,21 +239,34 @@ func loadClient(b *buckets, client string) (*clientEntry, error) {
 	return c, nil
 }
 
-func loadHour(b *buckets, client string, start int64, label string) (*hourEntry, error) {
-	h := &hourEntry{start: start, label: strings.Clone(label)}
-	if v := b.usage.Get(usageKey(nil, client, start, label)); v != nil {
-		var err error
-		if h.end, h.credits, err = decodeUsageValue(v); err != nil {
-			return nil, err
-		}
-		h.exists = true
+// loadHour reads the aggregate of the hour and label, if it exists.
+func loadHour(b *bbolt.Bucket, client string, start int64, label string) ([]*hourEntry, error) {
+	v := b.Get(usageKey(nil, client, start, label))
+	if v == nil {
+		return nil, nil
 	}
-	return h, nil
+	h := &hourEntry{start: start, label: strings.Clone(label), exists: true}
+	var err error
+	if h.end, h.credits, err = decodeUsageValue(v); err != nil {
+		return nil, err
+	}
+	return []*hourEntry{h}, nil
 }
 
-func loadKey(b *buckets, kk []byte) (*keyEntry, error) {
+// loadHours reads the aggregates of client from the hour starting at from
+// on.
+func loadHours(b *bbolt.Bucket, client string, from int64) ([]*hourEntry, error) {
+	var out []*hourEntry
+	err := scanUsage(b, client, from, math.MaxInt64, func(start, end int64, label []byte, credits int64) error {
+		out = append(out, &hourEntry{start: start, end: end, label: string(label), credits: credits, exists: true})
+		return nil
+	})
+	return out, err
+}
+
+func loadKey(b *bbolt.Bucket, kk []byte) (*keyEntry, error) {
 	k := &keyEntry{k: string(kk)}
-	if v := b.keys.Get(kk); v != nil {
+	if v := b.Get(kk); v != nil {
 		var err error
 		if k.rec, err = decodeKeyRecord(v); err != nil {
 			return nil, err
@@ -178,6 +274,64 @@ func loadKey(b *buckets, kk []byte) (*keyEntry, error) {
 		k.exists = true
 	}
 	return k, nil
+}
+
+// openAt makes the hour span the open hour of c, with mu held: the
+// previous open hour's labels become aggregates of the usage bucket, and
+// aggregates of the new hour already there (a client that had no open
+// hour) move into it. The caller knows that span starts at or after the
+// open hour and, for a client without one, that canOpen holds.
+func (s *Store) openAt(c *clientEntry, span core.Span) {
+	if c.open.held && c.open.start == span.Start {
+		return
+	}
+	if c.open.held {
+		for _, l := range c.open.labels {
+			h := c.hourOrNew(c.open.start, c.open.end, l.label)
+			h.exists, h.end, h.credits = true, c.open.end, l.credits
+			s.putHour(c, h)
+		}
+		c.open = openHour{start: span.Start, end: span.End, held: true}
+		return
+	}
+	c.open = openHour{start: span.Start, end: span.End, held: true}
+	for _, h := range c.hours {
+		if h.exists && h.start == span.Start {
+			c.open.labels = append(c.open.labels, labelCredits{label: h.label, credits: h.credits})
+			h.exists, h.credits = false, 0
+			s.putHour(c, h)
+		}
+	}
+}
+
+// addOpen adds credits (which may be negative) to label in c's open
+// hour, never below zero, creating the label if needed.
+func (c *clientEntry) addOpen(label string, credits int64) {
+	if i := c.open.label(label); i >= 0 {
+		c.open.labels[i].credits = max(0, c.open.labels[i].credits+credits)
+		return
+	}
+	if credits > 0 {
+		c.open.labels = append(c.open.labels, labelCredits{label: strings.Clone(label), credits: credits})
+	}
+}
+
+// openCredits returns the credits of label in the open hour starting at
+// start, or 0.
+func (c *clientEntry) openCredits(start int64, label string) int64 {
+	if c.open.held && c.open.start == start {
+		if i := c.open.label(label); i >= 0 {
+			return c.open.labels[i].credits
+		}
+	}
+	if !c.open.held { // hour aggregates that openAt would move in
+		for _, h := range c.hours {
+			if h.exists && h.start == start && h.label == label {
+				return h.credits
+			}
+		}
+	}
+	return 0
 }
 
 // Log record operations.
@@ -205,7 +359,7 @@ func (s *Store) putClient(c *clientEntry) {
 	c.exists = true
 	c.dirty = true
 	s.listClient(c)
-	s.kb = appendClientRecord(s.kb[:0], &c.slots)
+	s.kb = appendClientRecord(s.kb[:0], &c.slots, &c.open)
 	s.appendLog(logPut, bkClients, []byte(c.id), s.kb)
 }
 
@@ -275,6 +429,7 @@ func (s *Store) evict() {
 		}
 		clear(c.hours[len(kept):])
 		c.hours = kept
+		c.scanFrom = math.MaxInt64
 	}
 	for k, e := range s.keys {
 		if !e.listed {

@@ -170,10 +170,12 @@ func checkRecords(tx *bbolt.Tx, version uint32, rep *CheckReport, step func() er
 	}
 	err = walk(b.clients, func(k, v []byte) error {
 		var slots [core.MaxQuotas]slot
-		if err := decodeClientRecord(v, &slots); err != nil {
+		var open openHour
+		if err := decodeClientRecord(v, &slots, &open); err != nil {
 			return err
 		}
 		rep.Clients++
+		rep.Usage += len(open.labels)
 		for _, sl := range slots {
 			if sl.held {
 				rep.Windows++

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 
+	"github.com/frappy-go/apibilling/core"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -63,7 +64,7 @@ func (s *Store) takeSnapshot() *snapshot {
 		if c.dirty {
 			c.dirty = false
 			if c.exists {
-				s.kb = appendClientRecord(s.kb[:0], &c.slots)
+				s.kb = appendClientRecord(s.kb[:0], &c.slots, &c.open)
 				sn.add(bkClients, false, []byte(c.id), s.kb)
 			}
 			sn.cl = append(sn.cl, c)
@@ -291,6 +292,52 @@ func (s *Store) prune(b *buckets, now int64) error {
 	}
 	for _, k := range doomed {
 		if err := b.usage.Delete(k); err != nil {
+			return err
+		}
+	}
+	return s.pruneOpenHours(b, cut)
+}
+
+// pruneOpenHours clears the open hours older than cut of up to pruneOps
+// client records, continuing where the last call stopped. Clients in the
+// cache are left for a later pass: the cache holds their latest record.
+func (s *Store) pruneOpenHours(b *buckets, cut int64) error {
+	type old struct {
+		id    []byte
+		slots [core.MaxQuotas]slot
+		open  openHour
+	}
+	var found []old
+	c := b.clients.Cursor()
+	k, v := c.Seek(s.sweepCl)
+	for n := 0; k != nil && n < pruneOps; n++ {
+		var o old
+		if err := decodeClientRecord(v, &o.slots, &o.open); err != nil {
+			return err
+		}
+		if o.open.held && o.open.start < cut && len(o.open.labels) > 0 {
+			o.id = bytes.Clone(k)
+			found = append(found, o)
+		}
+		k, v = c.Next()
+	}
+	if k == nil {
+		s.sweepCl = s.sweepCl[:0]
+	} else {
+		s.sweepCl = append(s.sweepCl[:0], k...)
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range found {
+		o := &found[i]
+		if s.clients[string(o.id)] != nil {
+			continue
+		}
+		o.open.labels = nil
+		if err := b.clients.Put(o.id, appendClientRecord(nil, &o.slots, &o.open)); err != nil {
 			return err
 		}
 	}

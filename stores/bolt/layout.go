@@ -118,10 +118,36 @@ func (sl *slot) usedFor(w *core.Window) int64 {
 	return sl.used
 }
 
+// openHour is the usage of a client's latest hour, by label, kept in the
+// client's record so that a charge reads and writes one key. The usage
+// bucket holds no aggregate of the client from the open hour's start on.
+type openHour struct {
+	start, end int64
+	labels     []labelCredits
+	held       bool
+}
+
+type labelCredits struct {
+	label   string
+	credits int64
+}
+
+// label returns the position of label in the open hour, or -1.
+func (o *openHour) label(label string) int {
+	for i := range o.labels {
+		if o.labels[i].label == label {
+			return i
+		}
+	}
+	return -1
+}
+
 // appendClientRecord appends the value of a client record: a version byte,
 // a byte with a bit per period held, then per period held its start, end
-// and used (int64) and its threshold bits.
-func appendClientRecord(b []byte, slots *[core.MaxQuotas]slot) []byte {
+// and used (int64) and its threshold bits; then 0, or 1 and the open hour:
+// its start and end (int64), the number of labels (uvarint) and per label
+// its length (uvarint), its bytes and its credits (int64).
+func appendClientRecord(b []byte, slots *[core.MaxQuotas]slot, open *openHour) []byte {
 	var mask byte
 	for p := range slots {
 		if slots[p].held {
@@ -139,17 +165,31 @@ func appendClientRecord(b []byte, slots *[core.MaxQuotas]slot) []byte {
 		b = binary.BigEndian.AppendUint64(b, uint64(sl.used))
 		b = append(b, sl.fired)
 	}
+	if open == nil || !open.held {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	b = binary.BigEndian.AppendUint64(b, uint64(open.start))
+	b = binary.BigEndian.AppendUint64(b, uint64(open.end))
+	b = binary.AppendUvarint(b, uint64(len(open.labels)))
+	for _, l := range open.labels {
+		b = binary.AppendUvarint(b, uint64(len(l.label)))
+		b = append(b, l.label...)
+		b = binary.BigEndian.AppendUint64(b, uint64(l.credits))
+	}
 	return b
 }
 
-// decodeClientRecord reads a client record into slots.
-func decodeClientRecord(v []byte, slots *[core.MaxQuotas]slot) error {
-	if len(v) < 2 || v[0] != clientRecVersion || v[1]>>core.MaxQuotas != 0 {
-		return fmt.Errorf("%w: malformed client record %x", ErrCorrupt, v)
+// decodeClientRecord reads a client record into slots and open.
+func decodeClientRecord(v []byte, slots *[core.MaxQuotas]slot, open *openHour) error {
+	bad := func(what string) error { return fmt.Errorf("%w: malformed client record (%s)", ErrCorrupt, what) }
+	if len(v) < 3 || v[0] != clientRecVersion || v[1]>>core.MaxQuotas != 0 {
+		return bad("header")
 	}
 	mask := v[1]
-	if len(v) != 2+slotLen*bits.OnesCount8(mask) {
-		return fmt.Errorf("%w: client record of %d bytes for %d windows", ErrCorrupt, len(v), bits.OnesCount8(mask))
+	n := 2 + slotLen*bits.OnesCount8(mask)
+	if len(v) < n+1 {
+		return bad("length")
 	}
 	v = v[2:]
 	for p := range slots {
@@ -165,10 +205,41 @@ func decodeClientRecord(v []byte, slots *[core.MaxQuotas]slot) error {
 			held:  true,
 		}
 		if sl.used < 0 {
-			return fmt.Errorf("%w: negative usage in a client record", ErrCorrupt)
+			return bad("negative usage")
 		}
 		slots[p] = sl
 		v = v[slotLen:]
+	}
+	*open = openHour{labels: open.labels[:0]}
+	switch {
+	case len(v) == 1 && v[0] == 0:
+		return nil
+	case len(v) < 1+16+1 || v[0] != 1:
+		return bad("open hour")
+	}
+	open.held = true
+	open.start = int64(binary.BigEndian.Uint64(v[1:]))
+	open.end = int64(binary.BigEndian.Uint64(v[9:]))
+	v = v[17:]
+	count, k := binary.Uvarint(v)
+	if k <= 0 || count > uint64(len(v)) {
+		return bad("labels")
+	}
+	v = v[k:]
+	for range count {
+		l, k := binary.Uvarint(v)
+		if k <= 0 || l > uint64(len(v)-k) || len(v)-k-int(l) < 8 {
+			return bad("label")
+		}
+		lc := labelCredits{label: string(v[k : k+int(l)]), credits: int64(binary.BigEndian.Uint64(v[k+int(l):]))}
+		if lc.credits < 0 {
+			return bad("negative usage")
+		}
+		open.labels = append(open.labels, lc)
+		v = v[k+int(l)+8:]
+	}
+	if len(v) != 0 {
+		return bad("trailing bytes")
 	}
 	return nil
 }

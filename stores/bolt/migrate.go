@@ -113,14 +113,15 @@ func migrateWindow(b *buckets, k, v []byte) error {
 		return nil // version 1 wrote no counter without a window
 	}
 	var slots [core.MaxQuotas]slot
+	var open openHour
 	id := k[2:n]
 	if cur := b.clients.Get(id); cur != nil {
-		if err := decodeClientRecord(cur, &slots); err != nil {
+		if err := decodeClientRecord(cur, &slots, &open); err != nil {
 			return err
 		}
 	}
 	slots[k[n]] = sl
-	return b.clients.Put(id, appendClientRecord(nil, &slots))
+	return b.clients.Put(id, appendClientRecord(nil, &slots, &open))
 }
 
 // migrateDay copies a version-1 day aggregate: its key and value are those

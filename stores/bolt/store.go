@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,7 +52,8 @@ type Store struct {
 	broken    error // the store cannot go on
 	sinceCk   int64 // log bytes written since the last checkpoint
 	kb        []byte
-	sweep     []byte // where the retention sweep goes on; owned by ckMu
+	sweep     []byte // where the retention sweeps go on; owned by ckMu
+	sweepCl   []byte
 
 	flushMu sync.Mutex // held by whoever writes the log
 	ckMu    sync.Mutex // held by a checkpoint, and by Export and Backup
@@ -220,15 +222,15 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 		return res, err
 	}
 	var kbuf [2 + core.MaxClientIDLen + core.MaxKeyLen]byte
-	var kk []byte
+	w := want{client: op.Client, hour: op.Cost > 0, open: true, start: op.Bucket.Start, label: op.Label}
 	if op.Key != "" {
 		if !core.ValidKey(op.Key) {
 			return res, fmt.Errorf("%w: want 1 to %d visible ASCII characters", core.ErrInvalidKey, core.MaxKeyLen)
 		}
-		kk = keyKey(kbuf[:0], op.Client, op.Key)
+		w.kk = keyKey(kbuf[:0], op.Client, op.Key)
 	}
 	s.mu.Lock()
-	c, h, k, err := s.ensure(op.Client, op.Cost > 0, op.Bucket.Start, op.Label, kk)
+	c, h, k, where, err := s.ensure(&w)
 	if err != nil {
 		s.mu.Unlock()
 		return res, err
@@ -259,8 +261,16 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 			res.OK, res.Overflow = false, true
 		}
 	}
-	if res.OK && op.Cost > 0 && h.exists && core.Overflows(h.credits, op.Cost) {
-		res.OK, res.Overflow = false, true
+	if res.OK && op.Cost > 0 {
+		var agg int64
+		if where == inOpen {
+			agg = c.openCredits(op.Bucket.Start, op.Label)
+		} else if h.exists {
+			agg = h.credits
+		}
+		if core.Overflows(agg, op.Cost) {
+			res.OK, res.Overflow = false, true
+		}
 	}
 	if !res.OK {
 		return res, s.wait(s.lsn, s.logEpoch)
@@ -282,20 +292,25 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 				res.Fired[i] = bits
 			}
 		}
-		s.putClient(c)
-		if !h.exists {
-			h.exists, h.end, h.credits = true, op.Bucket.End, 0
+		if where == inOpen {
+			s.openAt(c, op.Bucket)
+			c.addOpen(op.Label, op.Cost)
+		} else {
+			if !h.exists {
+				h.exists, h.end, h.credits = true, op.Bucket.End, 0
+			}
+			h.credits += op.Cost
+			s.putHour(c, h)
 		}
-		h.credits += op.Cost
-		s.putHour(c, h)
+		s.putClient(c)
 	}
-	if kk != nil {
+	if k != nil {
 		k.rec = op.Record(&res.Used)
-		k.rec.Client, k.rec.Key, k.rec.Label = c.id, k.k[len(kk)-len(op.Key):], strings.Clone(op.Label)
+		k.rec.Client, k.rec.Key, k.rec.Label = c.id, k.k[len(w.kk)-len(op.Key):], strings.Clone(op.Label)
 		k.exists = true
 		s.putKey(k)
 	}
-	if op.Cost > 0 || kk != nil {
+	if op.Cost > 0 || k != nil {
 		s.called()
 	}
 	return res, s.wait(s.lsn, s.logEpoch)
@@ -316,13 +331,14 @@ func (s *Store) Refund(ctx context.Context, op *core.Op) error {
 	var c *clientEntry
 	var h *hourEntry
 	var k *keyEntry
+	var where int
 	var rop core.Op
 	for {
 		var err error
 		if kk != nil {
 			// The key's record says what to refund: load it first, then
 			// the client and hour it names, and check that it held still.
-			if _, _, k, err = s.ensure(op.Client, false, 0, "", kk); err != nil {
+			if _, _, k, _, err = s.ensure(&want{client: op.Client, kk: kk}); err != nil {
 				s.mu.Unlock()
 				return err
 			}
@@ -334,7 +350,8 @@ func (s *Store) Refund(ctx context.Context, op *core.Op) error {
 		} else {
 			rop = *op
 		}
-		if c, h, k, err = s.ensure(rop.Client, true, rop.Bucket.Start, rop.Label, kk); err != nil {
+		w := want{client: rop.Client, hour: true, start: rop.Bucket.Start, label: rop.Label, kk: kk}
+		if c, h, k, where, err = s.ensure(&w); err != nil {
 			s.mu.Unlock()
 			return err
 		}
@@ -350,20 +367,26 @@ func (s *Store) Refund(ctx context.Context, op *core.Op) error {
 		changed = true
 	}
 	if c.exists && rop.Cost > 0 {
-		windowChanged := false
+		clientChanged := false
 		for _, w := range rop.Windows() {
 			if sl := &c.slots[w.Period]; sl.held && sl.start == w.Start && sl.used > 0 {
 				sl.used = max(0, sl.used-rop.Cost)
-				windowChanged = true
+				clientChanged = true
 			}
 		}
-		if windowChanged {
-			s.putClient(c)
-			changed = true
-		}
-		if h.exists && h.credits > 0 {
+		switch {
+		case where == inOpen:
+			if c.open.start == rop.Bucket.Start && c.openCredits(rop.Bucket.Start, rop.Label) > 0 {
+				c.addOpen(rop.Label, -rop.Cost)
+				clientChanged = true
+			}
+		case h.exists && h.credits > 0:
 			h.credits = max(0, h.credits-rop.Cost)
 			s.putHour(c, h)
+			changed = true
+		}
+		if clientChanged {
+			s.putClient(c)
 			changed = true
 		}
 	}
@@ -396,9 +419,10 @@ func (s *Store) Usage(ctx context.Context, op *core.Op) (core.Result, error) {
 	// Not cached: the file holds the latest (or, if it changes meanwhile,
 	// a later) state.
 	var slots [core.MaxQuotas]slot
+	var open openHour
 	err := s.view(func(b *buckets) error {
 		if v := b.clients.Get([]byte(op.Client)); v != nil {
-			return decodeClientRecord(v, &slots)
+			return decodeClientRecord(v, &slots, &open)
 		}
 		return nil
 	})
@@ -427,12 +451,16 @@ func (s *Store) Report(ctx context.Context, q core.ReportQuery) ([]core.UsageRec
 		return nil, err
 	}
 	var cached []hourEntry
-	if c := s.clients[q.Client]; c != nil {
+	var open openHour
+	c := s.clients[q.Client]
+	if c != nil {
 		for _, h := range c.hours {
 			if h.start >= q.From && h.start < q.To {
 				cached = append(cached, *h)
 			}
 		}
+		open = c.open
+		open.labels = slices.Clone(open.labels)
 	}
 	var tx *bbolt.Tx
 	err := safely(s.path, func() error {
@@ -451,6 +479,14 @@ func (s *Store) Report(ctx context.Context, q core.ReportQuery) ([]core.UsageRec
 		if err != nil {
 			return err
 		}
+		if c == nil {
+			var slots [core.MaxQuotas]slot
+			if v := b.clients.Get([]byte(q.Client)); v != nil {
+				if err := decodeClientRecord(v, &slots, &open); err != nil {
+					return err
+				}
+			}
+		}
 		return scanUsage(b.usage, q.Client, q.From, q.To, func(start, end int64, label []byte, credits int64) error {
 			for i := range cached {
 				if cached[i].start == start && cached[i].label == string(label) {
@@ -467,6 +503,11 @@ func (s *Store) Report(ctx context.Context, q core.ReportQuery) ([]core.UsageRec
 	for _, h := range cached {
 		if h.exists {
 			out = append(out, core.UsageRecord{Bucket: core.Span{Start: h.start, End: h.end}, Label: h.label, Credits: h.credits})
+		}
+	}
+	if open.held && open.start >= q.From && open.start < q.To {
+		for _, l := range open.labels {
+			out = append(out, core.UsageRecord{Bucket: core.Span{Start: open.start, End: open.end}, Label: l.label, Credits: l.credits})
 		}
 	}
 	return out, nil
@@ -506,7 +547,7 @@ func (s *Store) Delete(ctx context.Context, op *core.DeleteOp) (int64, error) {
 		return 0, nil
 	}
 	s.mu.Lock()
-	c, _, _, err := s.ensure(op.Client, false, 0, "", nil)
+	c, _, _, _, err := s.ensure(&want{client: op.Client})
 	if err != nil {
 		s.mu.Unlock()
 		return 0, err
@@ -528,32 +569,42 @@ func (s *Store) Delete(ctx context.Context, op *core.DeleteOp) (int64, error) {
 	var total int64
 	var inWindow [core.MaxQuotas]int64
 	ws := op.Windows()
-	changed := false
+	changed, clientChanged := false, false
+	remove := func(start, end, credits int64) {
+		total += credits
+		for i := range ws {
+			if start < ws[i].End && ws[i].Start < end {
+				inWindow[i] += credits
+			}
+		}
+	}
 	for _, h := range c.hours {
 		if !h.exists || h.start < op.From || h.start >= op.To {
 			continue
 		}
-		total += h.credits
-		for i := range ws {
-			if h.start < ws[i].End && ws[i].Start < h.end {
-				inWindow[i] += h.credits
-			}
-		}
+		remove(h.start, h.end, h.credits)
 		h.exists, h.credits = false, 0
 		s.putHour(c, h)
 		changed = true
 	}
-	windowChanged := false
+	if o := &c.open; o.held && o.start >= op.From && o.start < op.To && len(o.labels) > 0 {
+		for _, l := range o.labels {
+			remove(o.start, o.end, l.credits)
+		}
+		clear(o.labels)
+		o.labels = o.labels[:0]
+		clientChanged = true
+	}
 	for i, w := range ws {
 		if sl := &c.slots[w.Period]; sl.held && sl.start == w.Start && inWindow[i] > 0 && sl.used > 0 {
 			sl.used = max(0, sl.used-inWindow[i])
-			windowChanged = true
+			clientChanged = true
 		}
 	}
-	if windowChanged {
+	if clientChanged {
 		s.putClient(c)
 	}
-	if changed || windowChanged {
+	if changed || clientChanged {
 		s.called()
 	}
 	return total, s.wait(s.lsn, s.logEpoch)

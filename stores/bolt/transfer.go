@@ -51,8 +51,16 @@ func (s *Store) Export(ctx context.Context, fn func(*core.Record) error) error {
 		c := b.clients.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			var slots [core.MaxQuotas]slot
-			if err := decodeClientRecord(v, &slots); err != nil {
+			var open openHour
+			if err := decodeClientRecord(v, &slots, &open); err != nil {
 				return err
+			}
+			for _, l := range open.labels {
+				rec = core.Record{Kind: core.RecordUsage, Client: string(k), Start: open.start, End: open.end,
+					Label: l.label, Used: l.credits}
+				if err := emit(); err != nil {
+					return err
+				}
 			}
 			for p, sl := range slots {
 				if !sl.held {
@@ -187,7 +195,7 @@ func (s *Store) importRecord(rec *core.Record, merge, wait bool) error {
 			return err
 		}
 		s.mu.Lock()
-		c, _, _, err := s.ensure(rec.Client, false, 0, "", nil)
+		c, _, _, _, err := s.ensure(&want{client: rec.Client})
 		if err != nil {
 			s.mu.Unlock()
 			return err
@@ -201,10 +209,20 @@ func (s *Store) importRecord(rec *core.Record, merge, wait bool) error {
 			return err
 		}
 		s.mu.Lock()
-		c, h, _, err := s.ensure(rec.Client, true, rec.Start, rec.Label, nil)
+		c, h, _, where, err := s.ensure(&want{client: rec.Client, hour: true, open: true, start: rec.Start, label: rec.Label})
 		if err != nil {
 			s.mu.Unlock()
 			return err
+		}
+		if where == inOpen {
+			s.openAt(c, core.Span{Start: rec.Start, End: rec.End})
+			if i := c.open.label(rec.Label); i >= 0 {
+				c.open.labels[i].credits = core.MergeUsage(c.open.labels[i].credits, rec.Used, merge)
+			} else {
+				c.open.labels = append(c.open.labels, labelCredits{label: strings.Clone(rec.Label), credits: rec.Used})
+			}
+			s.putClient(c)
+			break
 		}
 		if h.exists {
 			h.credits = core.MergeUsage(h.credits, rec.Used, merge)
@@ -222,7 +240,7 @@ func (s *Store) importRecord(rec *core.Record, merge, wait bool) error {
 		}
 		kk := keyKey(nil, r.Client, r.Key)
 		s.mu.Lock()
-		_, _, k, err := s.ensure(r.Client, false, 0, "", kk)
+		_, _, k, _, err := s.ensure(&want{client: r.Client, kk: kk})
 		if err != nil {
 			s.mu.Unlock()
 			return err

@@ -520,7 +520,7 @@ func (s *Store) cached(client string) (*clientEntry, error) {
 	var c *clientEntry
 	err := s.view(func(b *buckets) error {
 		var err error
-		c, err = loadClient(b, client)
+		c, err = loadClient(b.clients, client)
 		return err
 	})
 	if err != nil {
@@ -540,7 +540,7 @@ func (s *Store) replayIntoCache(op, bk byte, k, v []byte) error {
 			return err
 		}
 		if op == logPut {
-			if err := decodeClientRecord(v, &c.slots); err != nil {
+			if err := decodeClientRecord(v, &c.slots, &c.open); err != nil {
 				return err
 			}
 			c.exists, c.dirty = true, true

@@ -117,11 +117,20 @@ func BenchmarkDeductClients(b *testing.B) {
 	for _, n := range []int{1_000, 100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
 			path := benchFile(b, n)
-			s, err := Open(path, nil)
+			var writes, took atomic.Int64
+			s, err := Open(path, &Options{OnCommit: func(_ int, d time.Duration) {
+				writes.Add(1)
+				took.Add(int64(d))
+			}})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer s.Close()
+			defer func() {
+				if n := writes.Load(); n > 0 {
+					b.ReportMetric(float64(took.Load())/float64(n)/1e3, "µs/write")
+				}
+			}()
 			ids := make([]string, n)
 			for i := range ids {
 				ids[i] = clientID(i)

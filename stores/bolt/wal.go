@@ -347,7 +347,10 @@ func recoverLog(s *Store) (*wal, error) {
 // waited for its answer sends the next request). So when fewer calls are
 // pending than the last write held, the flusher waits for as many as it
 // held, but at most a quarter of the last write's duration (and 2 ms):
-// batches stay full under load, and a lone call waits for nobody.
+// batches stay full under load, and a lone call waits for nobody. (Waiting
+// instead for every caller of the last write to come back, to make one
+// batch of all callers, measured slower: their next calls no longer
+// overlap the write.)
 func (s *Store) flushLoop() {
 	defer s.bg.Done()
 	if iv := s.opts.CommitInterval; iv > 0 {
@@ -374,8 +377,8 @@ func (s *Store) flushLoop() {
 			s.mu.Unlock()
 			return
 		}
-		if s.calls < last && !s.closing && lastDur > 0 {
-			s.gatherFor = last
+		if target := last; s.calls < target && !s.closing && lastDur > 0 {
+			s.gatherFor = target
 			s.mu.Unlock()
 			timer.Reset(min(lastDur/4, 2*time.Millisecond))
 			select {

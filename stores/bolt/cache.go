@@ -416,9 +416,23 @@ func (s *Store) dirtyCount() int { return len(s.dirtyCl) + len(s.dirtyKeys) }
 // with mu held: the file holds their latest value.
 func (s *Store) evict() {
 	s.gen++
-	for id, c := range s.clients {
+	n := 0
+	clients, keys, epoch := s.clients, s.keys, s.epoch
+	pause := func() bool {
+		// Let calls in: the maps may change between two steps of the loop
+		// as they may in one goroutine, and calls that read the file
+		// meanwhile read again (gen changed). A rebuilt cache ends it.
+		s.mu.Unlock()
+		s.mu.Lock()
+		s.gen++
+		return s.epoch == epoch
+	}
+	for id, c := range clients {
+		if n++; n%4096 == 0 && !pause() {
+			return
+		}
 		if !c.listed {
-			delete(s.clients, id)
+			delete(clients, id)
 			continue
 		}
 		kept := c.hours[:0]
@@ -431,9 +445,12 @@ func (s *Store) evict() {
 		c.hours = kept
 		c.scanFrom = math.MaxInt64
 	}
-	for k, e := range s.keys {
+	for k, e := range keys {
+		if n++; n%4096 == 0 && !pause() {
+			return
+		}
 		if !e.listed {
-			delete(s.keys, k)
+			delete(keys, k)
 		}
 	}
 }

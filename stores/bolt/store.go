@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -450,6 +451,15 @@ func (s *Store) Report(ctx context.Context, q core.ReportQuery) ([]core.UsageRec
 		s.mu.Unlock()
 		return nil, err
 	}
+	// Aggregates past the retention are gone, whether or not a checkpoint
+	// has removed them from the file yet.
+	if cut := s.retentionCut(); q.From < cut {
+		q.From = cut
+		if q.From >= q.To {
+			s.mu.Unlock()
+			return nil, nil
+		}
+	}
 	var cached []hourEntry
 	var open openHour
 	c := s.clients[q.Client]
@@ -511,6 +521,16 @@ func (s *Store) Report(ctx context.Context, q core.ReportQuery) ([]core.UsageRec
 		}
 	}
 	return out, nil
+}
+
+// retentionCut returns the start of the oldest hour whose usage
+// aggregates are kept, with s.mu held: Retention before the latest charge
+// seen.
+func (s *Store) retentionCut() int64 {
+	if s.opts.Retention < 0 || s.maxAt == 0 {
+		return math.MinInt64
+	}
+	return s.maxAt - int64(s.opts.Retention)
 }
 
 // scanUsage calls fn with each usage aggregate of client whose hour starts

@@ -33,6 +33,9 @@ func (s *Store) Export(ctx context.Context, fn func(*core.Record) error) error {
 		return err
 	}
 	now := time.Now().UnixNano()
+	s.mu.Lock()
+	cut := s.retentionCut()
+	s.mu.Unlock()
 	return s.readSnapshot(func(tx *bbolt.Tx) error {
 		b, err := openBuckets(tx)
 		if err != nil {
@@ -56,6 +59,9 @@ func (s *Store) Export(ctx context.Context, fn func(*core.Record) error) error {
 				return err
 			}
 			for _, l := range open.labels {
+				if open.start < cut {
+					break
+				}
 				rec = core.Record{Kind: core.RecordUsage, Client: string(k), Start: open.start, End: open.end,
 					Label: l.label, Used: l.credits}
 				if err := emit(); err != nil {
@@ -82,6 +88,9 @@ func (s *Store) Export(ctx context.Context, fn func(*core.Record) error) error {
 			end, credits, err := decodeUsageValue(v)
 			if err != nil {
 				return err
+			}
+			if start < cut {
+				continue
 			}
 			rec = core.Record{Kind: core.RecordUsage, Client: client, Start: start, End: end, Label: label, Used: credits}
 			if err := emit(); err != nil {

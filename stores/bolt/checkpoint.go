@@ -164,6 +164,16 @@ func (s *Store) checkpoint() error {
 
 // checkpointLocked is checkpoint with ckMu held.
 func (s *Store) checkpointLocked() error {
+	<-s.validated
+	if s.validErr != nil {
+		s.mu.Lock()
+		if s.broken == nil {
+			s.broken = s.validErr
+			s.durCond.Broadcast()
+		}
+		s.mu.Unlock()
+		return s.validErr
+	}
 	next := s.wal.seq + 1
 	f, err := createSegment(s.path, next, s.opts.FileMode)
 	if err != nil {
@@ -205,6 +215,9 @@ func (s *Store) checkpointLocked() error {
 	s.evict()
 	s.mu.Unlock()
 	s.checkpoints.Add(1)
+	s.mu.Lock()
+	s.logFirst = next
+	s.mu.Unlock()
 	return removeSegments(s.path, next)
 }
 

@@ -267,3 +267,53 @@ func TestNewBorrows(t *testing.T) {
 		t.Errorf("usage in the borrowed db = %v, want %v", got, want)
 	}
 }
+
+// TestDamagedTreeStopsWrites damages a page header deep in the file (an
+// overflow count of four billion pages, which makes bbolt loop when it
+// frees the page): Open succeeds without reading the tree, the check of the
+// tree that runs in the background finds the damage before the first
+// checkpoint writes, and the store then fails with ErrCorrupt instead of
+// hanging.
+func TestDamagedTreeStopsWrites(t *testing.T) {
+	b := goodFile(t)
+	path := filepath.Join(t.TempDir(), "usage.db")
+	write(t, path, b)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := inspectFile(f, path)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A leaf page other than the root: the first page after the meta
+	// pages whose header says leaf.
+	var victim int64 = -1
+	for id := int64(2); id < int64(info.meta.pgid); id++ {
+		off := id * info.pageSize
+		if id != int64(info.meta.root) && binary.NativeEndian.Uint16(b[off+8:]) == leafPageFlag {
+			victim = off
+			break
+		}
+	}
+	if victim < 0 {
+		t.Fatal("no leaf page to damage")
+	}
+	binary.NativeEndian.PutUint32(b[victim+12:], 0xFFFFFFF0)
+	write(t, path, b)
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatalf("Open: %v (the tree is checked in the background)", err)
+	}
+	<-s.validated
+	if !errors.Is(s.validErr, ErrCorrupt) {
+		t.Errorf("background check: %v, want ErrCorrupt", s.validErr)
+	}
+	if err := s.Close(); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Close (its checkpoint): %v, want ErrCorrupt", err)
+	}
+	if _, err := Check(context.Background(), path); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Check: %v, want ErrCorrupt", err)
+	}
+}

@@ -56,6 +56,14 @@ type Store struct {
 	sweep     []byte // where the retention sweeps go on; owned by ckMu
 	sweepCl   []byte
 
+	logFirst uint64 // the first log segment not in the file; owned by ckMu
+
+	// validated is closed when the background check of the file's page
+	// tree (validErr) is done: checkpoints, the only writes into the file,
+	// wait for it.
+	validated chan struct{}
+	validErr  error
+
 	flushMu sync.Mutex // held by whoever writes the log
 	ckMu    sync.Mutex // held by a checkpoint, and by Export and Backup
 	wal     *wal
@@ -132,8 +140,20 @@ func newStore(db *bbolt.DB, o Options, owned bool) (*Store, error) {
 	}
 	s.flushCond.L = &s.mu
 	s.durCond.L = &s.mu
+	s.validated = make(chan struct{})
 	if err := s.prepare(owned); err != nil {
 		return nil, err
+	}
+	if owned {
+		// A damaged page can make a bbolt write loop or crash: the file's
+		// tree is checked before the first checkpoint, in the background,
+		// so that opening does not read the whole file.
+		go func() {
+			s.validErr = validateTree(s.path)
+			close(s.validated)
+		}()
+	} else {
+		close(s.validated) // the application's database: its own writers use it too
 	}
 	w, err := recoverLog(s)
 	if err != nil {
@@ -170,6 +190,9 @@ func (s *Store) prepare(owned bool) error {
 	case !found:
 		return s.updateTx(createLayout)
 	case version < FormatVersion:
+		if err := validateTree(s.path); err != nil {
+			return err
+		}
 		return s.migrate(version)
 	}
 	return s.viewTx(func(tx *bbolt.Tx) error {

@@ -6,6 +6,21 @@ import (
 	"os"
 )
 
+// validateTree checks the whole page tree of the bbolt file at path (see
+// walkTree).
+func validateTree(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("apibilling/bolt: %w", err)
+	}
+	defer f.Close()
+	info, err := inspectFile(f, path)
+	if err != nil {
+		return err
+	}
+	return walkTree(f, info, path)
+}
+
 // walkTree reads every page of the bbolt file f that its buckets reach,
 // with plain reads (no memory map), and checks that each is a branch or
 // leaf page inside the high-water mark, reached once, whose elements, keys

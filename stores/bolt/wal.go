@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/frappy-go/apibilling/core"
-	bbolt "go.etcd.io/bbolt"
 )
 
 // The write-ahead log. Every change is appended to it as records, each
@@ -247,10 +246,13 @@ func parseRecords(p []byte, fn func(op, bk byte, k, v []byte) error) error {
 	return nil
 }
 
-// recoverLog replays into the file the log segments a crash left (those
-// from the one the meta bucket names on), deletes them and starts a new
-// segment. Its cost grows with the log, which checkpoints keep short, not
-// with the usage stored.
+// recoverLog reads into the cache, as changes not yet in the file, the log
+// segments that a crash left (those from the one the meta bucket names on),
+// and starts a new segment after them. The next checkpoint writes them into
+// the file and deletes them; until then a crash replays them again (the
+// records are values: replaying twice changes nothing). Open writes nothing
+// into the file, and its cost grows with the log, which checkpoints keep
+// short, not with the usage stored.
 func recoverLog(s *Store) (*wal, error) {
 	var first uint64
 	err := s.view(func(b *buckets) error {
@@ -262,74 +264,23 @@ func recoverLog(s *Store) (*wal, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.logFirst = max(first, 1)
 	seqs, err := segments(s.path)
 	if err != nil {
 		return nil, fmt.Errorf("apibilling/bolt: log: %w", err)
 	}
-	next := max(first, 1)
-	var tx *bbolt.Tx
-	var b buckets
-	var kb []byte
-	ops := 0
-	commit := func() error {
-		if tx == nil {
-			return nil
-		}
-		err := tx.Commit()
-		tx = nil
-		return err
+	next := s.logFirst
+	if n := len(seqs); n > 0 {
+		next = max(next, seqs[n-1]+1)
 	}
-	apply := func(op, bk byte, k, v []byte) error {
-		if tx == nil {
-			var err error
-			if tx, err = s.db.Begin(true); err != nil {
-				return err
-			}
-			if b, err = openBuckets(tx); err != nil {
-				return err
-			}
-		}
-		var err error
-		if op == logPut {
-			err = applyPut(&b, bk, k, v, &kb)
-		} else {
-			err = applyDelete(&b, bk, k, &kb)
-		}
-		if ops++; err == nil && ops%chunkOps == 0 {
-			err = commit()
-		}
-		return err
+	if err := removeSegments(s.path, s.logFirst); err != nil { // already in the file
+		return nil, fmt.Errorf("apibilling/bolt: log: %w", err)
 	}
-	err = safely(s.path, func() error {
-		for _, q := range seqs {
-			if q < first {
-				continue
-			}
-			if err := readSegment(segmentPath(s.path, q), apply); err != nil {
-				return err
-			}
-			next = q + 1
-		}
-		if err := commit(); err != nil {
-			return err
-		}
-		return s.db.Update(func(tx *bbolt.Tx) error {
-			b, err := openBuckets(tx)
-			if err != nil {
-				return err
-			}
-			s.importID = string(b.meta.Get(importKey))
-			return b.meta.Put(walKey, putUint64(next))
-		})
-	})
-	if tx != nil {
-		_ = tx.Rollback()
-	}
+	s.mu.Lock()
+	err = s.rebuild()
+	s.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("apibilling/bolt: replaying the log of %s: %w", s.path, err)
-	}
-	if err := removeSegments(s.path, next); err != nil {
-		return nil, fmt.Errorf("apibilling/bolt: log: %w", err)
 	}
 	f, err := createSegment(s.path, next, s.opts.FileMode)
 	if err != nil {
@@ -490,7 +441,8 @@ func (s *Store) writeFailed(buf []byte, calls int, err error, snap *snapshot) {
 }
 
 // rebuild forgets the cache, and what is pending, and reads the records
-// of the log segments still on disk into it, with flushMu and mu held.
+// of the log segments not yet in the file into it, with mu held (and
+// flushMu, but at Open).
 func (s *Store) rebuild() error {
 	s.resetCache()
 	s.pending = s.pending[:frameHeader]
@@ -507,6 +459,9 @@ func (s *Store) rebuild() error {
 		return err
 	}
 	for _, q := range seqs {
+		if q < s.logFirst {
+			continue // in the file; a checkpoint is deleting it
+		}
 		if err := readSegment(segmentPath(s.path, q), s.replayIntoCache); err != nil {
 			return err
 		}

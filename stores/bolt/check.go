@@ -60,7 +60,7 @@ func Check(ctx context.Context, path string) (CheckReport, error) {
 	}
 	info, err := inspectFile(f, path)
 	if err == nil {
-		err = walkTree(f, info, path)
+		err = walkTree(f, info, path, ctx.Done())
 	}
 	f.Close()
 	if err != nil {

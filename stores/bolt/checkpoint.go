@@ -162,8 +162,22 @@ func (s *Store) checkpoint() error {
 	return s.checkpointLocked()
 }
 
+// idle reports whether a checkpoint has nothing to write: no change since
+// the last one, and no log segment but the current, empty one.
+func (s *Store) idle() bool {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dirtyCount() == 0 && !s.importSet && len(s.pending) == frameHeader &&
+		s.wal.off == 0 && s.logFirst == s.wal.seq
+}
+
 // checkpointLocked is checkpoint with ckMu held.
 func (s *Store) checkpointLocked() error {
+	if s.idle() {
+		return nil
+	}
 	<-s.validated
 	if s.validErr != nil {
 		s.mu.Lock()

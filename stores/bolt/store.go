@@ -61,8 +61,9 @@ type Store struct {
 	// validated is closed when the background check of the file's page
 	// tree (validErr) is done: checkpoints, the only writes into the file,
 	// wait for it.
-	validated chan struct{}
-	validErr  error
+	validated    chan struct{}
+	validErr     error
+	stopValidate chan struct{} // closed by Close
 
 	flushMu sync.Mutex // held by whoever writes the log
 	ckMu    sync.Mutex // held by a checkpoint, and by Export and Backup
@@ -141,6 +142,7 @@ func newStore(db *bbolt.DB, o Options, owned bool) (*Store, error) {
 	s.flushCond.L = &s.mu
 	s.durCond.L = &s.mu
 	s.validated = make(chan struct{})
+	s.stopValidate = make(chan struct{})
 	if err := s.prepare(owned); err != nil {
 		return nil, err
 	}
@@ -149,7 +151,7 @@ func newStore(db *bbolt.DB, o Options, owned bool) (*Store, error) {
 		// tree is checked before the first checkpoint, in the background,
 		// so that opening does not read the whole file.
 		go func() {
-			s.validErr = validateTree(s.path)
+			s.validErr = validateTree(s.path, s.stopValidate)
 			close(s.validated)
 		}()
 	} else {
@@ -190,7 +192,7 @@ func (s *Store) prepare(owned bool) error {
 	case !found:
 		return s.updateTx(createLayout)
 	case version < FormatVersion:
-		if err := validateTree(s.path); err != nil {
+		if err := validateTree(s.path, nil); err != nil {
 			return err
 		}
 		return s.migrate(version)
@@ -712,6 +714,7 @@ func (s *Store) Close() error {
 		if err == nil {
 			err = s.checkpoint()
 		}
+		close(s.stopValidate) // not needed any more if it still runs
 		if cerr := s.wal.close(err == nil); err == nil {
 			err = cerr
 		}

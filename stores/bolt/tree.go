@@ -8,7 +8,7 @@ import (
 
 // validateTree checks the whole page tree of the bbolt file at path (see
 // walkTree).
-func validateTree(path string) error {
+func validateTree(path string, stop <-chan struct{}) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("apibilling/bolt: %w", err)
@@ -18,8 +18,11 @@ func validateTree(path string) error {
 	if err != nil {
 		return err
 	}
-	return walkTree(f, info, path)
+	return walkTree(f, info, path, stop)
 }
+
+// errStopped ends a walk that its caller no longer needs.
+var errStopped = fmt.Errorf("apibilling/bolt: the check of the file was stopped")
 
 // walkTree reads every page of the bbolt file f that its buckets reach,
 // with plain reads (no memory map), and checks that each is a branch or
@@ -28,8 +31,8 @@ func validateTree(path string) error {
 // own consistency check (Tx.Check) runs in a goroutine of its own, where a
 // damaged offset is a memory fault that crashes the process; after
 // walkTree, every page it reads is known to be sound.
-func walkTree(f *os.File, info fileInfo, path string) error {
-	w := treeWalker{f: f, info: info, path: path, seen: make(map[uint64]bool)}
+func walkTree(f *os.File, info fileInfo, path string, stop <-chan struct{}) error {
+	w := treeWalker{f: f, info: info, path: path, seen: make(map[uint64]bool), stop: stop}
 	return w.page(info.meta.root, 0)
 }
 
@@ -38,6 +41,7 @@ type treeWalker struct {
 	info fileInfo
 	path string
 	seen map[uint64]bool
+	stop <-chan struct{}
 }
 
 const (
@@ -62,6 +66,13 @@ func (w *treeWalker) page(id uint64, depth int) error {
 		return w.corrupt("page %d is reached twice", id)
 	}
 	w.seen[id] = true
+	if len(w.seen)%1024 == 0 {
+		select {
+		case <-w.stop:
+			return errStopped
+		default:
+		}
+	}
 	ps := w.info.pageSize
 	hdr := make([]byte, pageHeaderSize)
 	if _, err := w.f.ReadAt(hdr, int64(id)*ps); err != nil {

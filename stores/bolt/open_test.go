@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -310,10 +311,27 @@ func TestDamagedTreeStopsWrites(t *testing.T) {
 	if !errors.Is(s.validErr, ErrCorrupt) {
 		t.Errorf("background check: %v, want ErrCorrupt", s.validErr)
 	}
+	waitFor(t, "the store to stop", func() bool {
+		_, err := s.Deduct(context.Background(), dayOp("a", credit))
+		return errors.Is(err, ErrCorrupt)
+	})
 	if err := s.Close(); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Close (its checkpoint): %v, want ErrCorrupt", err)
 	}
 	if _, err := Check(context.Background(), path); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Check: %v, want ErrCorrupt", err)
 	}
+}
+
+// waitFor yields until cond holds, and fails the test if it does not after
+// a bounded number of tries.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 100_000 {
+		if cond() {
+			return
+		}
+		runtime.Gosched()
+	}
+	t.Fatalf("gave up waiting for %s", what)
 }

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"context"
+	"errors"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -151,8 +152,17 @@ func newStore(db *bbolt.DB, o Options, owned bool) (*Store, error) {
 		// tree is checked before the first checkpoint, in the background,
 		// so that opening does not read the whole file.
 		go func() {
-			s.validErr = validateTree(s.path, s.stopValidate)
+			err := validateTree(s.path, s.stopValidate)
+			s.validErr = err
 			close(s.validated)
+			if err != nil && !errors.Is(err, errStopped) {
+				s.mu.Lock()
+				if s.broken == nil {
+					s.broken = err // calls fail from now on: the file is damaged
+				}
+				s.durCond.Broadcast()
+				s.mu.Unlock()
+			}
 		}()
 	} else {
 		close(s.validated) // the application's database: its own writers use it too

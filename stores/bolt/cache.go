@@ -223,6 +223,12 @@ func (s *Store) ensure(w *want) (c *clientEntry, h *hourEntry, k *keyEntry, wher
 			lk.epoch = s.epoch
 			s.keys[lk.k] = lk
 		}
+		if len(s.clients)+len(s.keys) >= cacheLimit {
+			select { // a checkpoint evicts what did not change
+			case s.ckReq <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 

@@ -170,7 +170,7 @@ func (s *Store) idle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.dirtyCount() == 0 && !s.importSet && len(s.pending) == frameHeader &&
-		s.wal.off == 0 && s.logFirst == s.wal.seq
+		s.wal.off == 0 && s.logFirst == s.wal.seq && len(s.clients)+len(s.keys) < cacheLimit
 }
 
 // checkpointLocked is checkpoint with ckMu held.

@@ -43,6 +43,7 @@ type Store struct {
 	gen       uint64 // incremented when entries are evicted
 	maxAt     int64  // the latest charge time seen, for pruning
 	pending   []byte // log records not yet written, after a frame header
+	spare     []byte // the buffer of the last write, for the next
 	calls     int    // calls whose records are in pending
 	gatherFor int    // when positive, the flusher waits for this many calls
 	lsn       uint64 // log bytes appended so far

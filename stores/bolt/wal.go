@@ -324,9 +324,20 @@ func (s *Store) flushLoop() {
 		for len(s.pending) == frameHeader && !s.closing {
 			s.flushCond.Wait()
 		}
+		if s.broken != nil {
+			// The store stopped: its callers fail; what they appended is
+			// not written.
+			s.pending = s.pending[:frameHeader]
+			s.calls = 0
+			s.durCond.Broadcast()
+		}
 		if len(s.pending) == frameHeader {
+			if s.closing {
+				s.mu.Unlock()
+				return
+			}
 			s.mu.Unlock()
-			return
+			continue
 		}
 		if target := last; s.calls < target && !s.closing && lastDur > 0 {
 			s.gatherFor = target
@@ -373,7 +384,11 @@ func (s *Store) flush() int {
 // takePending takes the pending records for a write, with mu held.
 func (s *Store) takePending() (buf []byte, calls int, target uint64) {
 	buf, calls, target = s.pending, s.calls, s.lsn
-	s.pending = make([]byte, frameHeader, max(cap(buf), 64<<10))
+	if s.spare != nil {
+		s.pending, s.spare = s.spare[:frameHeader], nil
+	} else {
+		s.pending = make([]byte, frameHeader, max(cap(buf), 64<<10))
+	}
 	s.calls = 0
 	if h := s.opts.hooks; h != nil && h.snapshot != nil {
 		h.snapshot()
@@ -397,6 +412,9 @@ func (s *Store) writeFrame(buf []byte, calls int, target uint64, snap *snapshot)
 	s.durable = target
 	s.flushErr = nil
 	s.sinceCk += int64(len(buf))
+	if cap(buf) <= 4<<20 {
+		s.spare = buf // for the next write
+	}
 	s.durCond.Broadcast()
 	want := s.sinceCk >= s.opts.checkpointBytes() || s.dirtyCount() >= s.opts.checkpointDirty() ||
 		len(s.clients)+len(s.keys) >= cacheLimit

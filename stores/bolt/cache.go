@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/frappy-go/apibilling/core"
 	bbolt "go.etcd.io/bbolt"
@@ -109,6 +110,7 @@ const (
 // it held, but releases it while it reads the file; it fails if the store
 // takes no calls.
 func (s *Store) ensure(w *want) (c *clientEntry, h *hourEntry, k *keyEntry, where int, err error) {
+	waited := false
 	for {
 		if err := s.usable(); err != nil {
 			return nil, nil, nil, 0, err
@@ -141,6 +143,10 @@ func (s *Store) ensure(w *want) (c *clientEntry, h *hourEntry, k *keyEntry, wher
 		}
 		if c != nil && !needHour && !needScan && (k != nil || w.kk == nil) {
 			return c, h, k, where, nil
+		}
+		if !waited && len(s.clients)+len(s.keys) >= cacheHard {
+			waited = s.waitEviction() // once per call: then it goes on
+			continue
 		}
 		gen := s.gen
 		s.mu.Unlock()
@@ -230,6 +236,30 @@ func (s *Store) ensure(w *want) (c *clientEntry, h *hourEntry, k *keyEntry, wher
 			}
 		}
 	}
+}
+
+// waitEviction asks for a checkpoint and waits, with mu held, until one
+// has evicted entries or cacheWait has passed; it reports whether it
+// waited.
+func (s *Store) waitEviction() bool {
+	if s.closing || s.broken != nil {
+		return false
+	}
+	select {
+	case s.ckReq <- struct{}{}:
+	default:
+	}
+	gen, deadline := s.evictions, time.Now().Add(cacheWait)
+	t := time.AfterFunc(cacheWait, func() {
+		s.mu.Lock()
+		s.durCond.Broadcast()
+		s.mu.Unlock()
+	})
+	defer t.Stop()
+	for s.evictions == gen && time.Now().Before(deadline) && !s.closing && s.broken == nil {
+		s.durCond.Wait()
+	}
+	return true
 }
 
 var errMissing = fmt.Errorf("%w: a bucket of %q is missing", ErrCorrupt, rootBucket)

@@ -74,6 +74,11 @@ const (
 	// cacheLimit is the most entries the cache holds before a checkpoint
 	// is asked for, which evicts those not changed since.
 	cacheLimit = 512 << 10
+	// cacheHard is the most entries the cache holds before calls that
+	// would add one wait (up to cacheWait) for a checkpoint to evict:
+	// under a load the checkpoints cannot follow, memory stays bounded.
+	cacheHard = 640 << 10
+	cacheWait = time.Second
 	// chunkOps is the most records one checkpoint transaction writes.
 	chunkOps = 16 << 10
 	// pruneOps is the most expired entries (keys, old usage) one

@@ -41,6 +41,7 @@ type Store struct {
 	importSet bool   // importID changed since the last checkpoint
 	epoch     uint64 // the cache's generation: rebuilt after a failed log write
 	gen       uint64 // incremented when entries are evicted
+	evictions uint64 // completed evictions after checkpoints
 	maxAt     int64  // the latest charge time seen, for pruning
 	pending   []byte // log records not yet written, after a frame header
 	spare     []byte // the buffer of the last write, for the next

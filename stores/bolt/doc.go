@@ -182,9 +182,11 @@
 // span) in transactions of bounded size, checking its whole tree first; a
 // migration that a crash interrupts starts again.
 //
-// The log segments are a series of frames, one per write: payload length
-// (uint32, little-endian), CRC-32C of the payload, payload; the payload is
-// records of put (1) or delete (2), bucket (1 clients, 2 usage, 3 keys, 4
-// meta), key length (uvarint), key, and for a put the value's length
-// (uvarint) and value.
+// The log segments (FILE-wal.SEQ, with SEQ in 16 hex digits, and one
+// FILE-wal.spare kept for reuse) are series of frames, one per write:
+// payload length (uint32, little-endian), CRC-32C of the rest of the frame
+// (uint32), the segment's sequence number (uint64), payload; the payload
+// is records of put (1) or delete (2), bucket (1 clients, 2 usage, 3 keys,
+// 4 meta), key length (uvarint), key, and for a put the value's length
+// (uvarint) and value. A closed store leaves no log files.
 package bolt

@@ -20,18 +20,26 @@ import (
 // The write-ahead log. Every change is appended to it as records, each
 // the new value of one key of a bucket (or its removal), so replaying
 // records in order is idempotent. Records are written in frames, one per
-// group commit: a little-endian uint32 payload length, the payload's
-// CRC-32C, the payload. A frame that is cut short or whose checksum fails
-// ends the log (a write the crash interrupted, never acknowledged).
+// group commit: a little-endian uint32 payload length, the CRC-32C of the
+// rest of the frame, the segment's sequence number (uint64), the payload.
+// A frame that is cut short, whose checksum fails or whose sequence number
+// is not its segment's ends the log (a write the crash interrupted, never
+// acknowledged, or the old frames of a recycled file).
 //
 // The log is a series of segment files next to the bbolt file, named
 // FILE-wal.SEQ (SEQ in 16 hex digits). A checkpoint starts a new segment,
 // writes every change made before it into the bbolt file, records in the
 // meta bucket the first segment the file does not hold yet, and deletes the
-// older segments. Open replays the segments from that one on.
+// older segments, but for one that it keeps as FILE-wal.spare and renames
+// to the next segment: writing over a file's existing blocks changes none
+// of its metadata, so each flush (fdatasync) waits for no journal commit of
+// the filesystem, where an appended file's would (measured on ext4: 150
+// against 210 µs per 4 KiB write and flush, and no wait behind the
+// checkpoints' own writes). Open replays the segments from the one the
+// meta bucket names on.
 
 const (
-	frameHeader = 8
+	frameHeader = 16
 	maxFrame    = 1 << 30
 )
 
@@ -84,9 +92,17 @@ func globEscape(p string) string {
 	return b.String()
 }
 
-// createSegment creates segment seq, empty, and makes its name durable.
+func sparePath(path string) string { return path + "-wal.spare" }
+
+// createSegment makes segment seq, from the spare file if there is one,
+// and makes its name durable.
 func createSegment(path string, seq uint64, mode os.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(segmentPath(path, seq), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, mode)
+	name := segmentPath(path, seq)
+	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if err := os.Rename(sparePath(path), name); err == nil {
+		flag = os.O_WRONLY // its old frames are of another segment
+	}
+	f, err := os.OpenFile(name, flag, mode)
 	if err != nil {
 		return nil, fmt.Errorf("apibilling/bolt: log: %w", err)
 	}
@@ -109,18 +125,25 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// removeSegments deletes the segments of path before seq.
+// removeSegments deletes the segments of path before seq, keeping the
+// last of them as the spare file.
 func removeSegments(path string, before uint64) error {
 	seqs, err := segments(path)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, q := range seqs {
-		if q < before {
-			if err := os.Remove(segmentPath(path, q)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				errs = append(errs, err)
+	for i, q := range seqs {
+		if q >= before {
+			break
+		}
+		if i+1 == len(seqs) || seqs[i+1] >= before {
+			if err := os.Rename(segmentPath(path, q), sparePath(path)); err == nil {
+				continue
 			}
+		}
+		if err := os.Remove(segmentPath(path, q)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
@@ -130,15 +153,15 @@ func removeSegments(path string, before uint64) error {
 // flushes it to disk. On failure it cuts the segment back to its last
 // frame.
 func (w *wal) write(buf []byte, h *testHooks) error {
-	payload := buf[frameHeader:]
-	binary.LittleEndian.PutUint32(buf[0:], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(buf[4:], crc32.Checksum(payload, castagnoli))
+	binary.LittleEndian.PutUint32(buf[0:], uint32(len(buf)-frameHeader))
+	binary.LittleEndian.PutUint64(buf[8:], w.seq)
+	binary.LittleEndian.PutUint32(buf[4:], crc32.Checksum(buf[8:], castagnoli))
 	var err error
 	if h != nil && h.failWrite != nil {
 		err = h.failWrite()
 	}
 	if err == nil {
-		_, err = w.f.Write(buf)
+		_, err = w.f.WriteAt(buf, w.off)
 	}
 	if err == nil {
 		err = fdatasync(w.f)
@@ -171,6 +194,9 @@ func (w *wal) close(remove bool) error {
 		if rerr := os.Remove(segmentPath(w.path, w.seq)); rerr != nil && err == nil {
 			err = rerr
 		}
+		if rerr := os.Remove(sparePath(w.path)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && err == nil {
+			err = rerr
+		}
 	}
 	w.f = nil
 	if err != nil {
@@ -182,7 +208,7 @@ func (w *wal) close(remove bool) error {
 // readSegment calls fn with each record of the segment file at path, in
 // order, until the log ends. v is nil for a removal; k and v are valid only
 // during the call.
-func readSegment(path string, fn func(op, bk byte, k, v []byte) error) error {
+func readSegment(path string, seq uint64, fn func(op, bk byte, k, v []byte) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("apibilling/bolt: log: %w", err)
@@ -196,14 +222,15 @@ func readSegment(path string, fn func(op, bk byte, k, v []byte) error) error {
 			return nil // the end, or a header cut short
 		}
 		n := binary.LittleEndian.Uint32(hdr[0:])
-		if n == 0 || n > maxFrame {
-			return nil
+		if n == 0 || n > maxFrame || binary.LittleEndian.Uint64(hdr[8:]) != seq {
+			return nil // the end, or a recycled file's old frames
 		}
 		payload = slices.Grow(payload[:0], int(n))[:n]
 		if _, err := io.ReadFull(r, payload); err != nil {
 			return nil // cut short: a write the crash interrupted
 		}
-		if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(hdr[4:]) {
+		crc := crc32.Update(crc32.Checksum(hdr[8:], castagnoli), castagnoli, payload)
+		if crc != binary.LittleEndian.Uint32(hdr[4:]) {
 			return nil
 		}
 		if err := parseRecords(payload, fn); err != nil {
@@ -480,7 +507,7 @@ func (s *Store) rebuild() error {
 		if q < s.logFirst {
 			continue // in the file; a checkpoint is deleting it
 		}
-		if err := readSegment(segmentPath(s.path, q), s.replayIntoCache); err != nil {
+		if err := readSegment(segmentPath(s.path, q), q, s.replayIntoCache); err != nil {
 			return err
 		}
 	}

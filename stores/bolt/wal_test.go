@@ -209,3 +209,52 @@ func TestOnCommit(t *testing.T) {
 		t.Errorf("OnCommit saw %d commits, the store made %d", batches, got)
 	}
 }
+
+// TestRecycledSegment checks that a log segment made from the spare file
+// (a deleted segment renamed) replays only its own frames: the old
+// segment's frames after them carry another sequence number.
+func TestRecycledSegment(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "usage.db")
+	old := &wal{path: path}
+	f, err := createSegment(path, 1, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.switchTo(f, 1)
+	frame := func(w *wal, key string) {
+		buf := make([]byte, frameHeader)
+		buf = append(buf, logPut, bkMeta, byte(len(key)))
+		buf = append(buf, key...)
+		buf = append(buf, 1, 'v')
+		if err := w.write(buf, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		frame(old, fmt.Sprint("old-", i)) // same size as the new frames
+	}
+	old.f.Close()
+	if err := removeSegments(path, 2); err != nil { // segment 1 becomes the spare
+		t.Fatal(err)
+	}
+	f, err = createSegment(path, 2, 0o600) // the spare, renamed
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &wal{path: path}
+	w.switchTo(f, 2)
+	frame(w, "new-0")
+	w.f.Close()
+	if fi, err := os.Stat(segmentPath(path, 2)); err != nil || fi.Size() <= int64(w.off) {
+		t.Fatalf("segment 2 is not the recycled file: %v, %v", fi, err)
+	}
+	var got []string
+	err = readSegment(segmentPath(path, 2), 2, func(op, bk byte, k, v []byte) error {
+		got = append(got, string(k))
+		return nil
+	})
+	if err != nil || fmt.Sprint(got) != "[new-0]" {
+		t.Errorf("replay of the recycled segment: %v, %v; want [new-0]", got, err)
+	}
+}

@@ -101,3 +101,23 @@ func TestLoadGrowth(t *testing.T) {
 			float64(count.Load())/float64(secs), lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
 	}
 }
+
+// TestOpenOnce is a measurement, run by hand: it opens and closes the
+// store file APIBILLING_BOLT_OPEN_FILE once and logs how long Open took
+// (with the file's pages dropped from the page cache beforehand, a cold
+// start).
+func TestOpenOnce(t *testing.T) {
+	path := os.Getenv("APIBILLING_BOLT_OPEN_FILE")
+	if path == "" {
+		t.Skip("a measurement: set APIBILLING_BOLT_OPEN_FILE")
+	}
+	t0 := time.Now()
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("open: %v", time.Since(t0))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -200,12 +200,16 @@ func TestOnCommit(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if err := s.Close(); err != nil { // OnCommit runs after the callers are answered
+		t.Fatal(err)
+	}
+	commits := s.commits.Load()
 	mu.Lock()
 	defer mu.Unlock()
 	if calls != 16*20 {
 		t.Errorf("OnCommit counted %d calls, want %d", calls, 16*20)
 	}
-	if got := int(s.commits.Load()); batches != got {
+	if got := int(commits); batches != got {
 		t.Errorf("OnCommit saw %d commits, the store made %d", batches, got)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	bbolt "go.etcd.io/bbolt"
 )
 
-
 // The cache holds the records that calls read and change: a client's
 // window counters (one entry per client, with the usage aggregates of the
 // client that calls touched) and idempotency key records. An entry missing

@@ -2,8 +2,8 @@ package bolt
 
 import (
 	"context"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -74,8 +74,8 @@ type Store struct {
 
 	ckReq    chan struct{} // buffered 1: a checkpoint is wanted
 	gathered chan struct{} // buffered 1: gatherFor calls are pending
-	quit  chan struct{} // closed by Close
-	bg    sync.WaitGroup
+	quit     chan struct{} // closed by Close
+	bg       sync.WaitGroup
 
 	commits     atomic.Int64 // group commits (log writes)
 	checkpoints atomic.Int64

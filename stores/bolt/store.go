@@ -719,6 +719,7 @@ func (s *Store) Close() error {
 		s.mu.Lock()
 		s.closing = true
 		s.flushCond.Broadcast()
+		s.durCond.Broadcast() // calls waiting for room in the cache
 		s.mu.Unlock()
 		close(s.quit)
 		s.bg.Wait()

@@ -24,7 +24,8 @@
 // record of about a hundred bytes whatever the number of clients. The log
 // is written into the bbolt file in the background (a checkpoint) when it
 // holds 64 MiB or the cache 256Ki changed records, and by Close, Export,
-// Backup and Import; after a checkpoint the cache forgets the records that
+// Backup and an Import that must find the store empty; after a checkpoint
+// the cache forgets the records that
 // did not change since, and the log segments it covered are deleted. bbolt
 // stays the store of record: the log only ever holds what the last
 // checkpoints have not written yet.

@@ -90,7 +90,8 @@
 //     on a network filesystem, where locks may not work.
 //   - A *bbolt.DB given to [New] must not have NoSync set, which drops the
 //     checkpoints' fsyncs; the application's own long write transactions
-//     on it delay checkpoints (not calls).
+//     on it delay checkpoints (not calls). Make one store per database:
+//     two would share the bucket and the log files.
 //   - Once a call's change is in the log, the call waits for the log write
 //     even if its context ends, so that an error always means "not
 //     charged".

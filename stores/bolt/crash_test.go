@@ -25,6 +25,7 @@ import (
 const (
 	envCrashPath     = "APIBILLING_BOLT_CRASH_PATH"
 	envCrashInterval = "APIBILLING_BOLT_CRASH_INTERVAL" // empty: durable mode
+	envCrashCkBytes  = "APIBILLING_BOLT_CRASH_CKBYTES"  // checkpoint threshold in log bytes; empty: the default
 	crashGoroutines  = 16
 	crashClient      = "crash-client"
 )
@@ -65,6 +66,13 @@ func TestCrashChild(t *testing.T) {
 		snapshot:  func() { atSnapshot = acked.Load() },
 		committed: func() { say("C " + strconv.FormatInt(atSnapshot, 10) + "\n") },
 	}}
+	if v := os.Getenv(envCrashCkBytes); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.hooks.ckBytes = n
+	}
 	if v := os.Getenv(envCrashInterval); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -88,7 +96,7 @@ func TestCrashChild(t *testing.T) {
 				if time.Now().After(deadline) {
 					return
 				}
-				if _, err := b.Track(context.Background(), crashClient, core.Credit); err != nil {
+				if _, err := b.Track(context.Background(), crashClient, core.Whole(1)); err != nil {
 					say("E " + err.Error() + "\n")
 					return
 				}
@@ -114,24 +122,31 @@ func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
+	// The rounds with a small checkpoint threshold write the log into the
+	// file many times a second, so that the kill also lands inside
+	// checkpoints and the replay of a log that a checkpoint had partly
+	// written is tested.
 	rounds := []struct {
 		name     string
 		interval string
+		ckBytes  string
 	}{
-		{"durable", ""}, {"durable", ""}, {"durable", ""},
-		{"interval", "5ms"}, {"interval", "5ms"},
+		{"durable", "", ""}, {"durable", "", ""},
+		{"durable-checkpoints", "", "32768"}, {"durable-checkpoints", "", "4096"},
+		{"interval", "5ms", ""},
+		{"interval-checkpoints", "5ms", "32768"}, {"interval-checkpoints", "5ms", "4096"},
 	}
 	for i, r := range rounds {
 		t.Run(fmt.Sprintf("%s-%d", r.name, i), func(t *testing.T) {
-			crashRound(t, r.interval)
+			crashRound(t, r.interval, r.ckBytes)
 		})
 	}
 }
 
-func crashRound(t *testing.T, interval string) {
+func crashRound(t *testing.T, interval, ckBytes string) {
 	path := filepath.Join(t.TempDir(), "usage.db")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), envCrashPath+"="+path, envCrashInterval+"="+interval)
+	cmd.Env = append(os.Environ(), envCrashPath+"="+path, envCrashInterval+"="+interval, envCrashCkBytes+"="+ckBytes)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -200,13 +215,20 @@ func crashRound(t *testing.T, interval string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	persisted := int64(o.Quota(0).Used / core.Credit)
-	if month := int64(o.Quota(1).Used / core.Credit); month != persisted {
+	persisted := o.Quota(0).Used.Micro() / credit
+	if month := o.Quota(1).Used.Micro() / credit; month != persisted {
 		t.Errorf("day window holds %d credits, month window %d: a commit was torn", persisted, month)
 	}
 	low := c.acked
 	if interval != "" {
 		low = c.committed
+	}
+	total, err := crashBilling(t, s).TotalUsage(context.Background(), crashClient, crashNow.Add(-time.Hour), crashNow.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := total.Micro() / credit; got != persisted {
+		t.Errorf("the hour aggregate holds %d credits, the windows %d: a commit was torn", got, persisted)
 	}
 	t.Logf("acknowledged %d, persisted %d, lower bound %d, in flight at most %d", c.acked, persisted, low, crashGoroutines)
 	if persisted < low {

@@ -1,9 +1,13 @@
 package bolt
 
-import "errors"
+import (
+	"errors"
 
-// Errors of [Open] and [New], checked with [errors.Is]. The messages name
-// the file.
+	"github.com/frappy-go/apibilling/core"
+)
+
+// Errors of [Open], [New] and [Check], checked with [errors.Is]. The
+// messages name the file.
 var (
 	// ErrLocked: another process (or another open handle in this process)
 	// holds the file, and the lock was not released within
@@ -15,10 +19,14 @@ var (
 	// ErrNewerFormat: the file was written by a later version of this
 	// package, in a format this version cannot read.
 	ErrNewerFormat = errors.New("apibilling/bolt: store format is newer than this version supports")
-	// ErrCorrupt: the file is not a valid bbolt database, is truncated, or its
-	// apibilling data is damaged.
+	// ErrCorrupt: the file is not a valid bbolt database, is empty or
+	// truncated, or its apibilling data is damaged. [Open] checks the file's
+	// structure and the store's format; a damaged record is reported by the
+	// call that reads it, and [Check] reads them all.
 	ErrCorrupt = errors.New("apibilling/bolt: corrupt store file")
-	// ErrLabelTooLong: a label is longer than fits in a bbolt key (about
-	// 32 KiB); nothing is changed.
-	ErrLabelTooLong = errors.New("apibilling/bolt: label too long")
+	// ErrLabelTooLong is [core.ErrInvalidLabel], which the store returns
+	// for a label longer than [core.MaxLabelLen].
+	//
+	// Deprecated: check for [core.ErrInvalidLabel].
+	ErrLabelTooLong = core.ErrInvalidLabel
 )

@@ -4,8 +4,18 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/frappy-go/apibilling/core"
 	bbolt "go.etcd.io/bbolt"
+)
+
+// credit is one credit in micro-credits, as stores count.
+const credit int64 = 1_000_000
+
+const (
+	hour = int64(time.Hour)
+	day  = 24 * hour
 )
 
 // openTest opens a store in a new file under t.TempDir and, on cleanup,
@@ -46,4 +56,11 @@ func checkFile(t testing.TB, path string) {
 	if err != nil {
 		t.Errorf("bbolt check of %s: %v", path, err)
 	}
+}
+
+// dayOp returns a deduction of cost for client with one unlimited day
+// window [0, day) and the hour aggregate of hour 0.
+func dayOp(client string, cost int64) *core.Op {
+	return &core.Op{Client: client, Cost: cost, Bucket: core.Span{Start: 0, End: hour}, N: 1,
+		List: [core.MaxQuotas]core.Window{{Period: core.Day, Start: 0, End: day, Limit: -1}}}
 }

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/frappy-go/apibilling/core"
 	"github.com/frappy-go/apibilling/stores/memory"
@@ -21,83 +23,104 @@ var modes = []struct {
 	{"interval", &Options{CommitInterval: 5e6}},
 }
 
+// sameResult compares two results, the records they point to included.
+func sameResult(a, b core.Result) bool {
+	ra, rb := a.Record, b.Record
+	a.Record, b.Record = nil, nil
+	if a != b || (ra == nil) != (rb == nil) {
+		return false
+	}
+	return ra == nil || *ra == *rb
+}
+
 // TestSameAsMemory runs one random sequence of operations on the memory
 // store (the reference) and on the bolt store and requires every answer to
-// be equal. The client IDs are chosen so that naive key encodings would
-// collide (one ID a prefix of another, IDs holding the separator bytes).
+// be equal, and the exports at the end. The client IDs are chosen so that
+// naive key encodings would collide (one ID a prefix of another, IDs
+// holding the separator bytes). Along the way the bolt store checkpoints
+// its log into the file and is closed and opened again, so that answers
+// come from the cache, from the file and from a replayed log alike.
 func TestSameAsMemory(t *testing.T) {
 	clients := []string{"a", "a\x00", "a\x00\x03", "\x00\x01a", strings.Repeat("z", core.MaxClientIDLen), "ab", "b"}
 	labels := []string{"", "x", "/route", "x\x00y"}
+	keys := []string{"", "", "k1", "k2", "k3"}
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
 			steps := 3000
 			if m.opts == nil {
-				steps = 800 // one fsync each
+				steps = 1500
 			}
-			bs, _ := openTest(t, m.opts)
+			bs, path := openTest(t, m.opts)
 			ms := memory.New()
 			ctx := context.Background()
 			rng := rand.New(rand.NewPCG(1, 2))
-			const day = int64(86_400e9)
+			base := time.Now().Truncate(24 * time.Hour).UnixNano()
+			var now int64
 			for step := range steps {
-				now := int64(step*30/steps) * day / 4 // time moves on: windows end
-				op := core.Op{Client: clients[rng.IntN(len(clients))], Label: labels[rng.IntN(len(labels))]}
-				op.Cost = core.Credits(rng.IntN(4)) * core.Credit / 2
-				op.Day = core.DaySpan{Start: now - now%day, End: now - now%day + day}
+				now = base + int64(step*30/steps)*day/4 + int64(step)*1e6 // time moves on: windows end
+				op := &core.Op{Client: clients[rng.IntN(len(clients))], Label: labels[rng.IntN(len(labels))], At: now}
+				op.Cost = int64(rng.IntN(4)) * credit / 2
+				op.Bucket = core.Span{Start: now - now%hour, End: now - now%hour + hour}
+				if k := keys[rng.IntN(len(keys))]; k != "" {
+					op.Key, op.KeyExpires = k, now+2*hour
+				}
 				for _, p := range []core.Period{core.Hour, core.Day, core.Week} {
 					if rng.IntN(4) == 0 {
 						continue
 					}
-					length := map[core.Period]int64{core.Hour: day / 24, core.Day: day, core.Week: 7 * day}[p]
+					length := map[core.Period]int64{core.Hour: hour, core.Day: day, core.Week: 7 * day}[p]
 					start := now - now%length
-					limit := core.Credits(rng.IntN(20)) * core.Credit
+					limit := int64(rng.IntN(20)) * credit
 					if rng.IntN(5) == 0 {
-						limit = core.Unlimited
+						limit = -1
 					}
-					op.List[op.N] = core.Window{Period: p, Start: start, End: start + length, Limit: limit}
+					w := core.Window{Period: p, Start: start, End: start + length, Limit: limit}
+					if rng.IntN(2) == 0 {
+						w.Levels[0] = limit / 2
+						w.Levels[1] = limit
+					}
+					op.List[op.N] = w
 					op.N++
 				}
 				where := fmt.Sprintf("step %d, %q", step, op.Client)
-				switch k := rng.IntN(20); {
-				case k < 12:
+				switch k := rng.IntN(40); {
+				case k < 24:
 					want, err1 := ms.Deduct(ctx, op)
 					got, err2 := bs.Deduct(ctx, op)
 					if err1 != nil || err2 != nil {
 						t.Fatalf("%s: Deduct: %v, %v", where, err1, err2)
 					}
-					if got != want {
+					if !sameResult(got, want) {
 						t.Fatalf("%s: Deduct = %+v, memory %+v", where, got, want)
 					}
-				case k < 15:
+				case k < 30:
 					err1 := ms.Refund(ctx, op)
 					err2 := bs.Refund(ctx, op)
 					if err1 != nil || err2 != nil {
 						t.Fatalf("%s: Refund: %v, %v", where, err1, err2)
 					}
-				case k < 18:
+				case k < 35:
 					want, err1 := ms.Usage(ctx, op)
 					got, err2 := bs.Usage(ctx, op)
 					if err1 != nil || err2 != nil {
 						t.Fatalf("%s: Usage: %v, %v", where, err1, err2)
 					}
-					if got != want {
+					if !sameResult(got, want) {
 						t.Fatalf("%s: Usage = %+v, memory %+v", where, got, want)
 					}
-				case k < 19:
+				case k < 37:
 					q := core.ReportQuery{Client: op.Client, From: now - 3*day, To: now + day}
 					want, err1 := ms.Report(ctx, q)
 					got, err2 := bs.Report(ctx, q)
 					if err1 != nil || err2 != nil {
 						t.Fatalf("%s: Report: %v, %v", where, err1, err2)
 					}
-					sortRecords(want)
-					sortRecords(got)
-					if !slices.Equal(got, want) {
-						t.Fatalf("%s: Report = %+v, memory %+v", where, got, want)
+					if g, w := usageRecords(got), usageRecords(want); !slices.Equal(g, w) {
+						t.Fatalf("%s: Report = %+v, memory %+v", where, g, w)
 					}
-				default:
-					d := core.DeleteOp{Client: op.Client, From: now - day, To: now + day, N: op.N, List: op.List}
+				case k < 38:
+					d := &core.DeleteOp{Client: op.Client, From: now - day, To: now + day, N: op.N, List: op.List}
 					want, err1 := ms.Delete(ctx, d)
 					got, err2 := bs.Delete(ctx, d)
 					if err1 != nil || err2 != nil {
@@ -106,19 +129,58 @@ func TestSameAsMemory(t *testing.T) {
 					if got != want {
 						t.Fatalf("%s: Delete = %v, memory %v", where, got, want)
 					}
+				case k < 39:
+					if err := bs.checkpoint(); err != nil {
+						t.Fatalf("%s: checkpoint: %v", where, err)
+					}
+				default:
+					if err := bs.Close(); err != nil {
+						t.Fatalf("%s: Close: %v", where, err)
+					}
+					var err error
+					if bs, err = Open(path, m.opts); err != nil {
+						t.Fatalf("%s: Open: %v", where, err)
+					}
 				}
 			}
+			got, want := exportAll(t, bs, now), exportAll(t, ms, now)
+			if !slices.Equal(got, want) {
+				t.Errorf("exports differ:\nbolt   %v\nmemory %v", got, want)
+			}
+			t.Cleanup(func() { bs.Close() }) // the store last opened
 		})
 	}
 }
 
-func sortRecords(r []core.DayRecord) {
-	slices.SortFunc(r, func(a, b core.DayRecord) int {
-		if a.Day.Start != b.Day.Start {
-			return int(a.Day.Start>>32 - b.Day.Start>>32)
-		}
-		return strings.Compare(a.Label, b.Label)
+// usageRecords sorts a report and drops aggregates at zero, which a store
+// may keep or drop.
+func usageRecords(r []core.UsageRecord) []core.UsageRecord {
+	r = slices.DeleteFunc(slices.Clone(r), func(u core.UsageRecord) bool { return u.Credits == 0 })
+	slices.SortFunc(r, func(a, b core.UsageRecord) int {
+		return cmp.Or(cmp.Compare(a.Bucket.Start, b.Bucket.Start), strings.Compare(a.Label, b.Label))
 	})
+	return r
+}
+
+// exportAll returns a store's export as sorted strings, without usage
+// aggregates at zero and keys expired at now.
+func exportAll(t testing.TB, s core.Store, now int64) []string {
+	t.Helper()
+	var out []string
+	err := s.Export(context.Background(), func(r *core.Record) error {
+		switch {
+		case r.Kind == core.RecordUsage && r.Used == 0:
+		case r.Kind == core.RecordKey && r.Key.Expires <= now:
+		default:
+			out = append(out, fmt.Sprintf("%+v", *r))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Export: %v", err)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // TestContextAndClose checks that a done context and a closed store
@@ -128,7 +190,8 @@ func TestContextAndClose(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
 			s, _ := openTest(t, m.opts)
-			op := core.Op{Client: "c", Cost: core.Credit, N: 1, List: [core.MaxQuotas]core.Window{{Period: core.Day, Start: 0, End: 100, Limit: 10 * core.Credit}}}
+			op := dayOp("c", credit)
+			op.List[0].Limit = 10 * credit
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
 			if _, err := s.Deduct(ctx, op); !errors.Is(err, context.Canceled) {
@@ -138,7 +201,7 @@ func TestContextAndClose(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := res.Used[0], core.Credits(0); got != want {
+			if got, want := res.Used[0], int64(0); got != want {
 				t.Errorf("used after a canceled Deduct = %v, want %v", got, want)
 			}
 			if _, err := s.Deduct(context.Background(), op); err != nil {
@@ -160,23 +223,24 @@ func TestContextAndClose(t *testing.T) {
 	}
 }
 
-// TestNoCommitWithoutChange checks that the durable mode commits (and
-// waits for an fsync) only when something changes: a refused deduction and
-// a zero cost are answered without a commit, and still see the committed
-// usage.
+// TestNoCommitWithoutChange checks that the durable mode writes the log
+// (and waits for an fsync) only when something changes: a refused
+// deduction and a zero cost are answered without a write, and still see
+// the committed usage.
 func TestNoCommitWithoutChange(t *testing.T) {
 	s, _ := openTest(t, nil)
 	ctx := context.Background()
-	op := core.Op{Client: "c", Cost: 2 * core.Credit, N: 1, List: [core.MaxQuotas]core.Window{{Period: core.Day, End: 100, Limit: 3 * core.Credit}}}
+	op := dayOp("c", 2*credit)
+	op.List[0].Limit = 3 * credit
 	if res, err := s.Deduct(ctx, op); err != nil || !res.OK {
 		t.Fatalf("first deduction: %v, %v", res.OK, err)
 	}
 	before := s.commits.Load()
 	for _, tt := range []struct {
 		name   string
-		cost   core.Credits
+		cost   int64
 		wantOK bool
-	}{{"refused", 2 * core.Credit, false}, {"zero cost", 0, true}} {
+	}{{"refused", 2 * credit, false}, {"zero cost", 0, true}} {
 		op.Cost = tt.cost
 		res, err := s.Deduct(ctx, op)
 		if err != nil {
@@ -185,7 +249,7 @@ func TestNoCommitWithoutChange(t *testing.T) {
 		if got, want := res.OK, tt.wantOK; got != want {
 			t.Errorf("%s: OK = %v, want %v", tt.name, got, want)
 		}
-		if got, want := res.Used[0], 2*core.Credit; got != want {
+		if got, want := res.Used[0], 2*credit; got != want {
 			t.Errorf("%s: used = %v, want %v", tt.name, got, want)
 		}
 	}
@@ -197,7 +261,6 @@ func TestNoCommitWithoutChange(t *testing.T) {
 // TestBadArguments checks the arguments the store refuses itself.
 func TestBadArguments(t *testing.T) {
 	s, _ := openTest(t, nil)
-	base := core.Op{Client: "c", Cost: core.Credit, N: 1, List: [core.MaxQuotas]core.Window{{Period: core.Day, End: 1, Limit: core.Unlimited}}}
 	tests := []struct {
 		name   string
 		client string
@@ -206,21 +269,22 @@ func TestBadArguments(t *testing.T) {
 	}{
 		{"empty client", "", "", core.ErrInvalidClient},
 		{"client too long", strings.Repeat("x", core.MaxClientIDLen+1), "", core.ErrInvalidClient},
-		{"label too long", "c", strings.Repeat("l", maxLabelLen+1), ErrLabelTooLong},
+		{"label too long", "c", strings.Repeat("l", core.MaxLabelLen+1), core.ErrInvalidLabel},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			op := base
-			op.Client, op.Label = tt.client, tt.label
+			op := dayOp(tt.client, credit)
+			op.Label = tt.label
 			if _, err := s.Deduct(context.Background(), op); !errors.Is(err, tt.want) {
 				t.Errorf("Deduct: err = %v, want %v", err, tt.want)
 			}
 		})
 	}
-	// The longest label fits.
-	op := base
-	op.Client, op.Label = strings.Repeat("x", core.MaxClientIDLen), strings.Repeat("l", maxLabelLen)
+	// The longest client ID, label and key fit.
+	op := dayOp(strings.Repeat("x", core.MaxClientIDLen), credit)
+	op.Label = strings.Repeat("l", core.MaxLabelLen)
+	op.Key, op.KeyExpires = strings.Repeat("k", core.MaxKeyLen), 1
 	if res, err := s.Deduct(context.Background(), op); err != nil || !res.OK {
-		t.Errorf("Deduct with the longest client ID and label: %v, %v", res.OK, err)
+		t.Errorf("Deduct with the longest client ID, label and key: %v, %v", res.OK, err)
 	}
 }

@@ -7,4 +7,6 @@ require (
 	github.com/go-sql-driver/mysql v1.10.2
 )
 
+require filippo.io/edwards25519 v1.2.0 // indirect
+
 replace github.com/frappy-go/apibilling => ../..

@@ -33,16 +33,16 @@ func (s *Store) prepareQueries() {
 			" FROM {t}keys WHERE expires_ns > "),
 		empty: s.names("SELECT EXISTS (SELECT 1 FROM {t}windows) OR EXISTS (SELECT 1 FROM {t}usage)" +
 			" OR EXISTS (SELECT 1 FROM {t}keys)"),
-		getImport:  s.names("SELECT value FROM {t}meta WHERE name = 'import'"),
-		setImport:  s.names("INSERT INTO {t}meta (name, value) VALUES ('import', "),
-		endImport:  s.names("DELETE FROM {t}meta WHERE name = 'import'"),
-		lockClient: s.names("INSERT INTO {t}clients (client) VALUES ("),
+		getImport:    s.names("SELECT value FROM {t}meta WHERE name = 'import'"),
+		setImport:    s.names("INSERT INTO {t}meta (name, value) VALUES ('import', "),
+		endImport:    s.names("DELETE FROM {t}meta WHERE name = 'import'"),
+		lockClient:   s.names("INSERT INTO {t}clients (client) VALUES ("),
 		importWindow: s.names("INSERT INTO {t}windows (client, period, start_ns, end_ns, used, fired) VALUES ("),
 		importUsage:  s.names("INSERT INTO {t}usage (client, hour_start, label, hour_end, used) VALUES ("),
 		importKey: s.names("INSERT INTO {t}keys (client, idem_key, label, cost, at_ns, expires_ns," +
 			" hour_start, hour_end, windows) VALUES ("),
-		pruneKeysSelect: s.names("SELECT client, idem_key FROM {t}keys WHERE expires_ns <= "),
-		pruneKeysDelete: s.names("DELETE FROM {t}keys WHERE (client, idem_key) IN ("),
+		pruneKeysSelect:  s.names("SELECT client, idem_key FROM {t}keys WHERE expires_ns <= "),
+		pruneKeysDelete:  s.names("DELETE FROM {t}keys WHERE (client, idem_key) IN ("),
 		pruneUsageSelect: s.names("SELECT client, hour_start, label FROM {t}usage WHERE hour_start < "),
 		pruneUsageDelete: s.names("DELETE FROM {t}usage WHERE (client, hour_start, label) IN ("),
 	}
@@ -151,9 +151,9 @@ func (s *Store) appendCutoff(b []byte, start int64) []byte {
 
 // keyRow is a key record as the procedures and tables hold it.
 type keyRow struct {
-	label                                []byte
+	label                                 []byte
 	cost, at, expires, hourStart, hourEnd sql.NullInt64
-	windows                              []byte
+	windows                               []byte
 }
 
 func (k *keyRow) dest() []any {

@@ -320,12 +320,26 @@ func each(b *testing.B, open func(b *testing.B, g, clients int, naive bool) char
 // run calls charge b.N times from g goroutines (goroutine i charging
 // client pick(i)) and reports ops/s and p99.
 func run(b *testing.B, charge charger, g int, pick func(int) int) {
-	// One charge per client first: the store creates its rows on the
-	// first charge, which the naive transaction finds created.
+	// A few charges from every goroutine first, unmeasured: the store
+	// creates a client's rows on its first charge (the naive transaction
+	// finds them created), and each connection of the pool is opened, its
+	// statements prepared and (PostgreSQL) the functions compiled.
+	var warm sync.WaitGroup
+	warmErr := make(chan error, g)
 	for i := range g {
-		if _, err := charge(context.Background(), pick(i)); err != nil {
-			b.Fatalf("first charge: %v", err)
-		}
+		warm.Go(func() {
+			for range 5 {
+				if _, err := charge(context.Background(), pick(i)); err != nil {
+					warmErr <- err
+					return
+				}
+			}
+		})
+	}
+	warm.Wait()
+	close(warmErr)
+	if err := <-warmErr; err != nil {
+		b.Fatalf("warming up: %v", err)
 	}
 	lat := make([]time.Duration, b.N)
 	var next atomic.Int64

@@ -20,9 +20,9 @@ const (
 
 func (s *Store) prepareQueries() {
 	s.q = queries{
-		deduct: s.names(`SELECT * FROM {t}` + fnDeduct + `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`),
-		refund: s.names(`SELECT {t}` + fnRefund + `($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
-		delete: s.names(`SELECT {t}` + fnDelete + `($1, $2, $3, $4, $5, $6, $7)`),
+		deduct: s.names(`SELECT * FROM {t}` + fnDeduct + `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`),
+		refund: s.names(`SELECT {t}` + fnRefund + `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
+		delete: s.names(`SELECT {t}` + fnDelete + `($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
 		usage:  s.names(`SELECT period, start_ns, used FROM {t}windows WHERE client = $1`),
 		report: s.names(`SELECT hour_start, hour_end, label, used FROM {t}usage
 			WHERE client = $1 AND hour_start >= $2 AND hour_start < $3`),
@@ -36,8 +36,7 @@ func (s *Store) prepareQueries() {
 		setImport: s.names(`INSERT INTO {t}meta (name, value) VALUES ('import', $1)
 			ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`),
 		endImp: s.names(`DELETE FROM {t}meta WHERE name = 'import'`),
-		lockClient: s.names(`INSERT INTO {t}clients AS c (client) VALUES ($1)
-			ON CONFLICT (client) DO UPDATE SET client = c.client WHERE false`),
+		lockClient: `SELECT pg_advisory_xact_lock($1, $2)`,
 		// $7: merge. Merging follows core.MergeWindow: the same start adds
 		// (capped) and joins the bits, a later start replaces, an earlier
 		// one is dropped; without merge the record replaces the counter.
@@ -75,6 +74,18 @@ func (s *Store) prepareQueries() {
 		pruneUsage: s.names(`DELETE FROM {t}usage WHERE ctid = ANY (ARRAY(
 			SELECT ctid FROM {t}usage WHERE hour_start < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`),
 	}
+}
+
+// lockKey returns the int4 half of a client's advisory lock key that names
+// the client: its FNV-1a hash. Two clients with the same hash share a lock,
+// which only serializes their deductions.
+func lockKey(s string) int32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return int32(h)
 }
 
 // checkOp refuses what no Billing sends: a negative cost or an unknown
@@ -174,14 +185,14 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 	}
 	ws := op.Windows()
 	periods, starts, ends, limits, levels := windowArgs(ws, true)
-	args := []any{[]byte(op.Client), []byte(op.Label), op.Cost, op.Bucket.Start, op.Bucket.End,
+	args := []any{s.lockClass, lockKey(op.Client), []byte(op.Client), []byte(op.Label), op.Cost, op.Bucket.Start, op.Bucket.End,
 		op.At, keyArg(op.Key), op.KeyExpires, periods, starts, ends, limits, levels,
 		s.cutoff(op.Bucket.Start), s.lockWait}
 	var (
-		status int16
+		status int32
 		used   []int64
 		fired  int64
-		reset  int16
+		reset  int32
 		k      keyRow
 	)
 	dest := append([]any{&status, &used, &fired, &reset}, k.dest()...)
@@ -231,8 +242,8 @@ func (s *Store) Refund(ctx context.Context, op *core.Op) error {
 		return s.check(ctx, "refund")
 	}
 	periods, starts, _, _, _ := windowArgs(op.Windows(), false)
-	args := []any{[]byte(op.Client), []byte(op.Label), op.Cost, op.Bucket.Start, op.At, keyArg(op.Key),
-		periods, starts, s.lockWait}
+	args := []any{s.lockClass, lockKey(op.Client), []byte(op.Client), []byte(op.Label), op.Cost, op.Bucket.Start,
+		op.At, keyArg(op.Key), periods, starts, s.lockWait}
 	var refunded int32
 	return s.run(ctx, "refund", true, func(ctx context.Context, c *pgx.Conn) error {
 		return s.queryRow(ctx, c, s.q.refund, args, &refunded)

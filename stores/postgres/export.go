@@ -159,10 +159,10 @@ func (s *Store) queueRecord(b *pgx.Batch, rec *core.Record, merge bool) {
 		if !rec.Period.Valid() {
 			return
 		}
-		b.Queue(s.q.lockClient, client)
+		b.Queue(s.q.lockClient, s.lockClass, lockKey(string(client)))
 		b.Queue(s.q.importWindow, client, int16(rec.Period), rec.Start, rec.End, rec.Used, int16(rec.Fired), merge)
 	case core.RecordUsage:
-		b.Queue(s.q.lockClient, client)
+		b.Queue(s.q.lockClient, s.lockClass, lockKey(string(client)))
 		b.Queue(s.q.importUsage, client, rec.Start, []byte(rec.Label), rec.End, rec.Used, merge)
 	case core.RecordKey:
 		k := &rec.Key
@@ -175,7 +175,7 @@ func (s *Store) queueRecord(b *pgx.Batch, rec *core.Record, merge bool) {
 		if merge {
 			q = s.q.importKeyMerge
 		}
-		b.Queue(s.q.lockClient, client)
+		b.Queue(s.q.lockClient, s.lockClass, lockKey(string(client)))
 		b.Queue(q, client, k.Key, []byte(k.Label), k.Cost, k.At, k.Expires, k.Bucket.Start, k.Bucket.End,
 			periods, starts, ends, limits, append([]int64(nil), k.Used[:k.N]...))
 	}

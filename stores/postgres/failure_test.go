@@ -203,7 +203,7 @@ func TestFailures(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := tx.Exec(t.Context(), s.names(`SELECT 1 FROM {t}clients WHERE client = $1 FOR UPDATE`), []byte("client")); err != nil {
+				if _, err := tx.Exec(t.Context(), `SELECT pg_advisory_xact_lock($1, $2)`, s.lockClass, lockKey("client")); err != nil {
 					t.Fatal(err)
 				}
 				release = func() { tx.Rollback(context.Background()) }

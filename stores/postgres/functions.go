@@ -19,34 +19,47 @@ const (
 // functions are created by [Store.setup] in {t} (the store's schema and
 // prefix).
 //
-// Every function that changes a client's rows first locks the client's row
-// in {t}clients, and touches the client's other rows only under it: one
-// lock per transaction, so no two of them wait for each other in a cycle,
-// and the counters read after it are the latest committed ones (READ
-// COMMITTED takes a snapshot per statement). Prune deletes with SKIP
-// LOCKED and never waits for them. The functions refuse to run at another
+// Every function that changes a client's rows first takes the client's
+// lock, a transaction-level advisory lock (p_lock_class: the store's
+// schema and prefix, p_lock_client: the client, both hashed to int4), and
+// touches the client's rows only under it: one lock per transaction, so no
+// two of them wait for each other in a cycle, and the rows read after it
+// are the latest committed ones (READ COMMITTED takes a snapshot per
+// statement). Prune deletes with SKIP LOCKED and never waits for them. The functions refuse to run at another
 // isolation level (SQLSTATE AB001): the store then sends them inside
 // BEGIN ISOLATION LEVEL READ COMMITTED, in the same round trip.
 var functions = []function{
 	{fnDeduct, `CREATE FUNCTION {t}` + fnDeduct + `(
+	p_lock_class int, p_lock_client int,
 	p_client bytea, p_label bytea, p_cost bigint, p_hour_start bigint, p_hour_end bigint,
 	p_at bigint, p_key text, p_key_expires bigint,
 	p_periods smallint[], p_starts bigint[], p_ends bigint[], p_limits bigint[], p_levels bigint[],
-	p_cutoff bigint, p_lock_timeout text)
-RETURNS TABLE (o_status smallint, o_used bigint[], o_fired bigint, o_reset smallint,
-	k_label bytea, k_cost bigint, k_at bigint, k_expires bigint, k_hour_start bigint, k_hour_end bigint,
-	k_periods smallint[], k_starts bigint[], k_ends bigint[], k_limits bigint[], k_used bigint[])
+	p_cutoff bigint, p_lock_timeout text,
+	OUT o_status int, OUT o_used bigint[], OUT o_fired bigint, OUT o_reset int,
+	OUT k_label bytea, OUT k_cost bigint, OUT k_at bigint, OUT k_expires bigint,
+	OUT k_hour_start bigint, OUT k_hour_end bigint, OUT k_periods smallint[],
+	OUT k_starts bigint[], OUT k_ends bigint[], OUT k_limits bigint[], OUT k_used bigint[])
 LANGUAGE plpgsql AS $fn$
 -- Status: 0 refused, 1 admitted, 2 replayed, 3 key conflict, 4 refused on
 -- overflow. o_fired holds 4 threshold bits per window, window i at bit 4i;
--- o_reset one bit per window whose ended counter had bits set.
+-- o_reset one bit per window whose ended counter had bits set. The k_
+-- columns are the key record of a replay or conflict.
 DECLARE
 	n int := coalesce(cardinality(p_periods), 0);
-	c_start bigint[]; c_end bigint[]; c_used bigint[]; c_fired smallint[];
+	h_period smallint[];
+	h_start bigint[];
+	h_end bigint[];
+	h_used bigint[];
+	h_fired smallint[];
+	c_start bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+	c_end bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+	c_used bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+	c_fired smallint[] := array_fill(NULL::smallint, ARRAY[n]);
 	v_start bigint[] := p_starts;
 	v_end bigint[] := p_ends;
 	v_used bigint[] := array_fill(0::bigint, ARRAY[n]);
 	v_fired smallint[] := array_fill(0::smallint, ARRAY[n]);
+	held boolean := true;
 	ok boolean := true;
 	over boolean := false;
 	fired_bits bigint := 0;
@@ -54,34 +67,46 @@ DECLARE
 	agg bigint;
 	bits int;
 	lv bigint;
-	k {t}keys%ROWTYPE;
+	ignored text;
 BEGIN
 	IF current_setting('transaction_isolation') <> 'read committed' THEN
 		RAISE EXCEPTION 'apibilling: a deduction must run at READ COMMITTED' USING ERRCODE = 'AB001';
 	END IF;
-	PERFORM set_config('lock_timeout', p_lock_timeout, true);
+	o_fired := 0;
+	o_reset := 0;
+	ignored := set_config('lock_timeout', p_lock_timeout, true);
 	IF p_cost > 0 OR p_key IS NOT NULL THEN
-		INSERT INTO {t}clients AS c (client) VALUES (p_client)
-			ON CONFLICT (client) DO UPDATE SET client = c.client WHERE false;
+		PERFORM pg_advisory_xact_lock(p_lock_class, p_lock_client);
 	END IF;
 	IF p_key IS NOT NULL THEN
-		SELECT * INTO k FROM {t}keys r WHERE r.client = p_client AND r.idem_key = p_key;
-		IF FOUND AND k.expires_ns > p_at THEN
-			RETURN QUERY SELECT (CASE WHEN k.cost = p_cost AND k.label = p_label THEN 2 ELSE 3 END)::smallint,
-				NULL::bigint[], 0::bigint, 0::smallint, k.label, k.cost, k.at_ns, k.expires_ns,
-				k.hour_start, k.hour_end, k.periods, k.starts, k.ends, k.limits, k.used;
+		SELECT r.label, r.cost, r.at_ns, r.expires_ns, r.hour_start, r.hour_end,
+				r.periods, r.starts, r.ends, r.limits, r.used
+			INTO k_label, k_cost, k_at, k_expires, k_hour_start, k_hour_end,
+				k_periods, k_starts, k_ends, k_limits, k_used
+			FROM {t}keys r WHERE r.client = p_client AND r.idem_key = p_key;
+		IF k_expires > p_at THEN
+			o_status := CASE WHEN k_cost = p_cost AND k_label = p_label THEN 2 ELSE 3 END;
 			RETURN;
 		END IF;
 	END IF;
-	SELECT array_agg(w.start_ns ORDER BY x.i), array_agg(w.end_ns ORDER BY x.i),
-			array_agg(w.used ORDER BY x.i), array_agg(w.fired ORDER BY x.i)
-		INTO c_start, c_end, c_used, c_fired
-		FROM unnest(p_periods) WITH ORDINALITY AS x(period, i)
-		LEFT JOIN {t}windows w ON w.client = p_client AND w.period = x.period;
+	-- The client's counters, all of them in one read of the primary key.
+	SELECT array_agg(w.period), array_agg(w.start_ns), array_agg(w.end_ns), array_agg(w.used), array_agg(w.fired)
+		INTO h_period, h_start, h_end, h_used, h_fired
+		FROM {t}windows w WHERE w.client = p_client;
 	FOR i IN 1..n LOOP
+		FOR j IN 1..coalesce(cardinality(h_period), 0) LOOP
+			IF h_period[j] = p_periods[i] THEN
+				c_start[i] := h_start[j];
+				c_end[i] := h_end[j];
+				c_used[i] := h_used[j];
+				c_fired[i] := h_fired[j];
+			END IF;
+		END LOOP;
 		-- A counter of a later window than the op's counts (the op's window
 		-- has ended); one of an earlier window does not.
-		IF c_start[i] IS NOT NULL AND p_starts[i] <= c_start[i] THEN
+		IF c_start[i] IS NULL THEN
+			held := false;
+		ELSIF p_starts[i] <= c_start[i] THEN
 			v_used[i] := c_used[i];
 		END IF;
 		IF NOT (p_cost = 0 OR p_limits[i] < 0 OR v_used[i] <= p_limits[i] - p_cost) THEN
@@ -93,23 +118,26 @@ BEGIN
 		END IF;
 	END LOOP;
 	IF ok AND p_cost > 0 THEN
-		SELECT a.used INTO agg FROM {t}usage a
-			WHERE a.client = p_client AND a.hour_start = p_hour_start AND a.label = p_label;
-		IF agg > 9223372036854775807 - p_cost THEN
+		-- The hour aggregate first: it refuses to pass MaxUsage.
+		INSERT INTO {t}usage AS a (client, hour_start, label, hour_end, used)
+			VALUES (p_client, p_hour_start, p_label, p_hour_end, p_cost)
+			ON CONFLICT (client, hour_start, label) DO UPDATE SET used = a.used + EXCLUDED.used
+			WHERE a.used <= 9223372036854775807 - EXCLUDED.used
+			RETURNING a.used INTO agg;
+		IF NOT FOUND THEN
 			ok := false;
 			over := true;
 		END IF;
 	END IF;
 	IF NOT ok THEN
-		RETURN QUERY SELECT (CASE WHEN over THEN 4 ELSE 0 END)::smallint, v_used, 0::bigint, 0::smallint,
-			NULL::bytea, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
-			NULL::smallint[], NULL::bigint[], NULL::bigint[], NULL::bigint[], NULL::bigint[];
+		o_status := CASE WHEN over THEN 4 ELSE 0 END;
+		o_used := v_used;
 		RETURN;
 	END IF;
 	IF p_cost > 0 THEN
 		FOR i IN 1..n LOOP
 			IF c_start[i] IS NULL OR p_starts[i] > c_start[i] THEN
-				IF c_start[i] IS NOT NULL AND c_fired[i] <> 0 THEN
+				IF c_fired[i] <> 0 THEN
 					reset_bits := reset_bits | (1 << (i - 1));
 				END IF;
 				v_used[i] := p_cost;
@@ -129,18 +157,22 @@ BEGIN
 			v_fired[i] := (v_fired[i]::int | bits)::smallint;
 			fired_bits := fired_bits | (bits::bigint << (4 * (i - 1)));
 		END LOOP;
-		INSERT INTO {t}windows AS w (client, period, start_ns, end_ns, used, fired)
-			SELECT p_client, x.period, x.start_ns, x.end_ns, x.used, x.fired
-			FROM unnest(p_periods, v_start, v_end, v_used, v_fired) AS x(period, start_ns, end_ns, used, fired)
-			ORDER BY x.period
-			ON CONFLICT (client, period) DO UPDATE SET start_ns = EXCLUDED.start_ns,
-				end_ns = EXCLUDED.end_ns, used = EXCLUDED.used, fired = EXCLUDED.fired;
-		INSERT INTO {t}usage AS a (client, hour_start, label, hour_end, used)
-			VALUES (p_client, p_hour_start, p_label, p_hour_end, p_cost)
-			ON CONFLICT (client, hour_start, label) DO UPDATE SET used = a.used + EXCLUDED.used;
-		-- The client's first charge of an hour drops a few of its
-		-- aggregates past the retention; Prune removes the rest.
-		IF agg IS NULL AND p_cutoff IS NOT NULL THEN
+		IF held THEN
+			UPDATE {t}windows w SET start_ns = x.start_ns, end_ns = x.end_ns, used = x.used, fired = x.fired
+				FROM unnest(p_periods, v_start, v_end, v_used, v_fired) AS x(period, start_ns, end_ns, used, fired)
+				WHERE w.client = p_client AND w.period = x.period;
+		ELSE
+			INSERT INTO {t}windows AS w (client, period, start_ns, end_ns, used, fired)
+				SELECT p_client, x.period, x.start_ns, x.end_ns, x.used, x.fired
+				FROM unnest(p_periods, v_start, v_end, v_used, v_fired) AS x(period, start_ns, end_ns, used, fired)
+				ORDER BY x.period
+				ON CONFLICT (client, period) DO UPDATE SET start_ns = EXCLUDED.start_ns,
+					end_ns = EXCLUDED.end_ns, used = EXCLUDED.used, fired = EXCLUDED.fired;
+		END IF;
+		-- The client's first charge of an hour (or one after a refund to
+		-- zero) drops a few of its aggregates past the retention; Prune
+		-- removes the rest.
+		IF agg = p_cost AND p_cutoff IS NOT NULL THEN
 			DELETE FROM {t}usage a WHERE a.ctid = ANY (ARRAY(
 				SELECT b.ctid FROM {t}usage b WHERE b.client = p_client AND b.hour_start < p_cutoff
 				LIMIT 16 FOR UPDATE SKIP LOCKED));
@@ -156,13 +188,15 @@ BEGIN
 				hour_end = EXCLUDED.hour_end, periods = EXCLUDED.periods, starts = EXCLUDED.starts,
 				ends = EXCLUDED.ends, limits = EXCLUDED.limits, used = EXCLUDED.used;
 	END IF;
-	RETURN QUERY SELECT 1::smallint, v_used, fired_bits, reset_bits::smallint,
-		NULL::bytea, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
-		NULL::smallint[], NULL::bigint[], NULL::bigint[], NULL::bigint[], NULL::bigint[];
+	o_status := 1;
+	o_used := v_used;
+	o_fired := fired_bits;
+	o_reset := reset_bits;
 END
 $fn$`},
 
 	{fnRefund, `CREATE FUNCTION {t}` + fnRefund + `(
+	p_lock_class int, p_lock_client int,
 	p_client bytea, p_label bytea, p_cost bigint, p_hour_start bigint, p_at bigint, p_key text,
 	p_periods smallint[], p_starts bigint[], p_lock_timeout text)
 RETURNS int
@@ -174,10 +208,7 @@ BEGIN
 		RAISE EXCEPTION 'apibilling: a refund must run at READ COMMITTED' USING ERRCODE = 'AB001';
 	END IF;
 	PERFORM set_config('lock_timeout', p_lock_timeout, true);
-	PERFORM 1 FROM {t}clients c WHERE c.client = p_client FOR UPDATE;
-	IF NOT FOUND THEN
-		RETURN 0;
-	END IF;
+	PERFORM pg_advisory_xact_lock(p_lock_class, p_lock_client);
 	IF p_key IS NOT NULL THEN
 		DELETE FROM {t}keys r WHERE r.client = p_client AND r.idem_key = p_key AND r.expires_ns > p_at
 			RETURNING * INTO k;
@@ -203,6 +234,7 @@ END
 $fn$`},
 
 	{fnDelete, `CREATE FUNCTION {t}` + fnDelete + `(
+	p_lock_class int, p_lock_client int,
 	p_client bytea, p_from bigint, p_to bigint,
 	p_periods smallint[], p_starts bigint[], p_ends bigint[], p_lock_timeout text)
 RETURNS bigint
@@ -214,10 +246,7 @@ BEGIN
 		RAISE EXCEPTION 'apibilling: a deletion must run at READ COMMITTED' USING ERRCODE = 'AB001';
 	END IF;
 	PERFORM set_config('lock_timeout', p_lock_timeout, true);
-	PERFORM 1 FROM {t}clients c WHERE c.client = p_client FOR UPDATE;
-	IF NOT FOUND THEN
-		RETURN 0;
-	END IF;
+	PERFORM pg_advisory_xact_lock(p_lock_class, p_lock_client);
 	WITH gone AS (
 		DELETE FROM {t}usage a WHERE a.client = p_client AND a.hour_start >= p_from AND a.hour_start < p_to
 		RETURNING a.hour_start, a.hour_end, a.used

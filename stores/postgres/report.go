@@ -39,7 +39,7 @@ func (s *Store) Delete(ctx context.Context, op *core.DeleteOp) (int64, error) {
 	periods, starts, ends, _, _ := windowArgs(ws, false)
 	var total int64
 	err := s.run(ctx, "delete", true, func(ctx context.Context, c *pgx.Conn) error {
-		return s.queryRow(ctx, c, s.q.delete, []any{[]byte(op.Client), op.From, op.To, periods, starts, ends, s.lockWait}, &total)
+		return s.queryRow(ctx, c, s.q.delete, []any{s.lockClass, lockKey(op.Client), []byte(op.Client), op.From, op.To, periods, starts, ends, s.lockWait}, &total)
 	})
 	if err != nil {
 		return 0, err

@@ -29,12 +29,6 @@ type migration struct {
 // the current one. Tests replace it to check the migration path.
 var migrations = []migration{
 	{to: 1, stmts: []string{
-		// One row per client: every operation that changes a client's rows
-		// locks it first, so the client's operations are serialized by one
-		// lock and no two transactions wait for each other in a cycle.
-		`CREATE TABLE {t}clients (
-			client bytea PRIMARY KEY
-		)`,
 		// One counter per client and period, replaced in place when a later
 		// window starts.
 		`CREATE TABLE {t}windows (
@@ -199,7 +193,7 @@ func DropTables(ctx context.Context, pool *pgxpool.Pool, opts *Options) error {
 				return err
 			}
 		}
-		for _, t := range []string{"keys", "usage", "windows", "clients", "meta"} {
+		for _, t := range []string{"keys", "usage", "windows", "meta"} {
 			if _, err := tx.Exec(ctx, s.names(`DROP TABLE IF EXISTS {t}`+t)); err != nil {
 				return err
 			}

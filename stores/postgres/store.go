@@ -28,6 +28,7 @@ type Store struct {
 	timeout   time.Duration
 	retention int64  // nanoseconds; 0 keeps usage aggregates
 	lockWait  string // the lock_timeout of each call
+	lockClass int32  // the first half of the clients' advisory lock keys
 	batch     int
 	q         queries
 
@@ -100,6 +101,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 		}
 		return nil, fmt.Errorf("apibilling/postgres: setting up the tables in schema %q: %w", s.schema, err)
 	}
+	s.lockClass = lockKey("apibilling:" + s.schema + "." + s.prefix)
 	s.prepareQueries()
 	if o.PruneInterval > 0 {
 		s.done.Add(1)

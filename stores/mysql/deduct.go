@@ -116,16 +116,22 @@ func parseWindowList(list []byte, r *core.KeyRecord) error {
 	return nil
 }
 
-// appendWindows appends the deduct procedure's fixed-width windows (see
-// windowLen), as a hex literal.
+// appendWindows appends the deduct procedure's window parameters: eight
+// per window (period, start, end, limit and four alert levels), NULL past
+// the op's windows.
 func appendWindows(b []byte, ws []core.Window) []byte {
-	var stack [core.MaxQuotas * windowLen]byte
-	t := stack[:0]
-	for _, w := range ws {
-		t = fmt.Appendf(t, "%d%020d%020d%020d%020d%020d%020d%020d", w.Period, w.Start, w.End, w.Limit,
-			w.Levels[0], w.Levels[1], w.Levels[2], w.Levels[3])
+	for i := range core.MaxQuotas {
+		if i >= len(ws) {
+			b = append(b, ",NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL"...)
+			continue
+		}
+		w := &ws[i]
+		for _, v := range [...]int64{int64(w.Period), w.Start, w.End, w.Limit, w.Levels[0], w.Levels[1], w.Levels[2], w.Levels[3]} {
+			b = append(b, ',')
+			b = appendInt(b, v)
+		}
 	}
-	return appendBytes(b, string(t))
+	return b
 }
 
 // appendKey appends the key argument: NULL for no key.
@@ -183,7 +189,7 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 		return res, err
 	}
 	ws := op.Windows()
-	q := make([]byte, 0, 256+2*(len(op.Client)+len(op.Label)+len(op.Key)+len(ws)*windowLen))
+	q := make([]byte, 0, 512+2*(len(op.Client)+len(op.Label)+len(op.Key))+len(ws)*8*20)
 	q = append(q, s.q.deduct...)
 	q = appendBytes(q, op.Client)
 	q = append(q, ',')
@@ -203,11 +209,10 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 	q = append(q, ',')
 	q = appendInt(q, int64(len(ws)))
 	q = append(q, ',')
-	q = appendWindows(q, ws)
-	q = append(q, ',')
 	q = s.appendCutoff(q, op.Bucket.Start)
 	q = append(q, ',')
 	q = appendInt(q, s.lockWait)
+	q = appendWindows(q, ws)
 	q = append(q, ')')
 	var (
 		status       int64

@@ -8,7 +8,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
-		"sync"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"

@@ -23,7 +23,6 @@ const (
 	procDelete = "delete_1"
 )
 
-
 // procedures are created by [Store.setup]; {t}name is a table or procedure
 // name with the store's prefix.
 //

@@ -35,7 +35,7 @@ func (s *Store) prepareQueries() {
 		getImport: s.names(`SELECT value FROM {t}meta WHERE name = 'import'`),
 		setImport: s.names(`INSERT INTO {t}meta (name, value) VALUES ('import', $1)
 			ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`),
-		endImp: s.names(`DELETE FROM {t}meta WHERE name = 'import'`),
+		endImp:     s.names(`DELETE FROM {t}meta WHERE name = 'import'`),
 		lockClient: `SELECT pg_advisory_xact_lock($1, $2)`,
 		// $7: merge. Merging follows core.MergeWindow: the same start adds
 		// (capped) and joins the bits, a later start replaces, an earlier

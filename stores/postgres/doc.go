@@ -20,27 +20,28 @@
 //
 // Every operation that changes state is one call of a PL/pgSQL function
 // that the store creates beside its tables: one statement, one round trip,
-// one transaction, committed before the reply. A deduction locks the
-// client's row, answers an idempotency key already recorded (replay or
+// one transaction, committed before the reply. A deduction takes the
+// client's lock, answers an idempotency key already recorded (replay or
 // conflict), reads the client's counters, and only if every window has
-// room (and no counter would pass [core.MaxUsage]) writes them all, adds
-// the cost to the hour aggregate and records the key: all or nothing.
+// room (and no counter would pass [core.MaxUsage]) adds the cost to the
+// hour aggregate and the windows and records the key: all or nothing.
 // Credits are BIGINT micro-credits; overflow is checked as used >
 // 9223372036854775807 - cost, so no SQL arithmetic overflows.
 //
-// Concurrency: every function that changes a client's rows first locks
-// the client's row in {prefix}clients (INSERT ... ON CONFLICT DO UPDATE
-// ... WHERE false, which locks an existing row) and touches the client's
-// other rows only under that lock, always in the order key, windows by
-// period, hour aggregate. A transaction thus waits for at most one lock,
-// so deductions never deadlock, and since READ COMMITTED reads the latest
-// committed rows after the lock, no update is lost. The functions check
-// that they run at READ COMMITTED; on a pool whose sessions default to
-// REPEATABLE READ or SERIALIZABLE they refuse, and the store from then on
-// sends each call between BEGIN ISOLATION LEVEL READ COMMITTED and COMMIT
-// queued in the same round trip. Serialization failures and deadlocks
-// (which only other software holding the rows could cause) are retried,
-// up to 8 attempts within [Options.Timeout].
+// Concurrency: every function that changes a client's rows first takes the
+// client's lock, a transaction-level advisory lock
+// (pg_advisory_xact_lock(int4, int4): the store's schema and prefix, and
+// the client, each hashed with FNV-1a; two clients that share a hash only
+// wait for each other), and touches the client's rows only under it. A
+// transaction thus waits for at most one lock, so deductions never
+// deadlock, and since READ COMMITTED reads the latest committed rows after
+// the lock, no update is lost; the lock also covers a client's first
+// charge, before it has any row. The functions check that they run at READ COMMITTED; on a pool
+// whose sessions default to REPEATABLE READ or SERIALIZABLE they refuse,
+// and the store from then on sends each call between BEGIN ISOLATION LEVEL
+// READ COMMITTED and COMMIT queued in the same round trip. Serialization
+// failures and deadlocks (which only other software holding the rows could
+// cause) are retried, up to 8 attempts within [Options.Timeout].
 //
 // # Schema
 //
@@ -53,8 +54,6 @@
 //
 //	apibilling_meta    (name text PRIMARY KEY, value text)
 //	                   schema_version; import (the ID of an unfinished import)
-//	apibilling_clients (client bytea PRIMARY KEY)
-//	                   one row per client: the lock of its operations
 //	apibilling_windows (client bytea, period smallint, start_ns bigint,
 //	                   end_ns bigint, used bigint, fired smallint,
 //	                   PRIMARY KEY (client, period))
@@ -74,11 +73,13 @@
 //	                   the record of each keyed charge until it expires
 //
 // and the functions apibilling_deduct_1, apibilling_refund_1 and
-// apibilling_delete_1 (the number is the revision of the body). Client
-// IDs and labels are bytea because they may hold any bytes; times are Unix
-// nanoseconds; amounts are micro-credits (1 credit = 1000000). Storage
-// grows with clients and windows, not with requests: counters are updated
-// in place, aggregates are per hour and label, and key records expire.
+// apibilling_delete_1 (the number is the revision of the body). Periods
+// are numbered as [core.Period] (0 second, 1 minute, 2 hour, 3 day, 4
+// week, 5 month, 6 year). Client IDs and labels are bytea because they may
+// hold any bytes; times are Unix nanoseconds; amounts are micro-credits (1
+// credit = 1000000). Storage grows with clients and windows, not with
+// requests: counters are updated in place, aggregates are per hour and
+// label, and key records expire.
 //
 // # Pruning
 //

@@ -20,9 +20,11 @@
 // Each quota has:
 //
 //   - "period": second, minute, hour, day, week, month or year.
-//   - "limit": credits per window, a JSON number written exactly as a
-//     decimal (500, 0.5); it is read with [core.ParseCredits], never as a
-//     float. -1 means unlimited.
+//   - "limit": credits per window, a JSON number written as a plain
+//     decimal (500, 0.5); it is read exactly with [core.ParseCredits], the
+//     one decimal rule of apibilling (digits past the sixth decimal are
+//     rounded once, halves up; an amount that is not zero but rounds to
+//     zero is refused), never as a float. -1 means unlimited.
 //   - "start": optional, an RFC 3339 time at which one window starts: the
 //     quota's anchor. Without "tz", the anchor's time zone is the fixed
 //     offset written in "start" ("+10:00" makes day windows run from
@@ -37,10 +39,12 @@
 //
 // # Errors
 //
-// Anything unexpected is refused rather than guessed: unknown fields,
-// trailing data, unknown periods, negative limits other than -1, limits in
-// exponent notation, two quotas of one period, empty or duplicate keys,
-// duplicate client IDs. Every error is an [*Error] that names the client
+// Anything unexpected is refused rather than guessed: unknown fields, a
+// member given twice in one object ({"limit":5,"limit":-1}, which JSON
+// decoders would silently read as its last value), trailing data, unknown
+// periods, negative limits other than -1, limits in exponent notation, two
+// quotas of one period, empty or duplicate keys, duplicate client IDs. A
+// UTF-8 byte-order mark at the start of the file is skipped. Every error is an [*Error] that names the client
 // (its index and, when known, its ID) and the field, for example:
 //
 //	clientsfile: clients[1] "client2": quotas[0].period: unknown period "dya" (want second, minute, hour, day, week, month or year)
@@ -56,4 +60,10 @@
 //	}
 //	...
 //	client, ok := f.ClientForKey(r.Header.Get("X-API-Key"))
+//
+// [LoadOrDemo] reads a file, or returns the demo file of the example
+// applications ([Demo]) for an empty path. Keys are looked up by their
+// SHA-256 digest, so that the time a look-up takes tells nothing about the
+// keys; each IANA zone is loaded once per file, however many quotas name
+// it.
 package clientsfile

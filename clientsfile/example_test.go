@@ -31,7 +31,7 @@ func Example() {
 
 	client, ok := f.ClientForKey("demo-key-1")
 	fmt.Println(client, ok)
-	out, _ := b.Track(context.Background(), client, 5*core.Credit)
+	out, _ := b.Track(context.Background(), client, core.Whole(5))
 	for _, q := range out.Quotas() {
 		fmt.Printf("%s: %s of %s used, renews %s\n", q.Period, q.Used, q.Limit, q.End.Format(time.RFC3339))
 	}

@@ -2,6 +2,8 @@ package clientsfile
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +20,7 @@ type File struct {
 	// Clients are the clients in the order of the file.
 	Clients []Client
 
-	keys map[string]string // key -> client ID; nil for a File built by hand
+	keys map[[sha256.Size]byte]string // SHA-256 of a key -> client ID; nil for a File built by hand
 }
 
 // Client is one client of a clients file.
@@ -33,19 +35,26 @@ type Client struct {
 }
 
 // ClientForKey returns the ID of the client that key identifies.
+//
+// A File from [Parse] or [Load] looks the key up by its SHA-256 digest, so
+// the time a look-up takes depends on the digest of the key the caller
+// sent, never on how many of its bytes match a real key: timing tells an
+// attacker nothing about the keys (a map compared on the keys themselves
+// would stop at the first differing byte). A File built by hand compares
+// the key with every key in constant time.
 func (f *File) ClientForKey(key string) (id string, ok bool) {
 	if f.keys != nil {
-		id, ok = f.keys[key]
+		id, ok = f.keys[sha256.Sum256([]byte(key))]
 		return id, ok
 	}
 	for _, c := range f.Clients {
 		for _, k := range c.Keys {
-			if k == key {
-				return c.ID, true
+			if subtle.ConstantTimeCompare([]byte(k), []byte(key)) == 1 && !ok {
+				id, ok = c.ID, true
 			}
 		}
 	}
-	return "", false
+	return id, ok
 }
 
 // Apply sets the quotas of every client of the file in b, with
@@ -91,7 +100,7 @@ func (f *File) Validate() error {
 }
 
 // check checks the file and returns its key index.
-func (f *File) check() (map[string]string, error) {
+func (f *File) check() (map[[sha256.Size]byte]string, error) {
 	if len(f.Clients) == 0 {
 		return nil, &Error{Index: -1, Field: "clients", Err: errors.New("no clients")}
 	}
@@ -132,9 +141,9 @@ func (f *File) check() (map[string]string, error) {
 			seen[q.Period] = k + 1
 		}
 	}
-	index := make(map[string]string, len(keys))
+	index := make(map[[sha256.Size]byte]string, len(keys))
 	for key, p := range keys {
-		index[key] = f.Clients[p.client].ID
+		index[sha256.Sum256([]byte(key))] = f.Clients[p.client].ID
 	}
 	return index, nil
 }
@@ -173,7 +182,8 @@ func (f *File) MarshalJSON() ([]byte, error) {
 			if q.Unlimited() {
 				b.WriteString("-1")
 			} else {
-				b.Write(q.Limit.AppendText(nil))
+				lim, _ := q.Limit.AppendText(nil)
+				b.Write(lim)
 			}
 			a := q.Anchor
 			if a.IsZero() {

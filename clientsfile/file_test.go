@@ -90,7 +90,7 @@ func TestApply(t *testing.T) {
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	b := core.New(memory.New(), core.WithClock(func() time.Time { return now }))
 	// client3 is in the file without quotas: Apply removes it.
-	if err := b.SetQuotas("client3", core.Quota{Period: core.Day, Limit: core.Credit}); err != nil {
+	if err := b.SetQuotas("client3", core.Quota{Period: core.Day, Limit: core.Whole(1)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Apply(b); err != nil {
@@ -105,11 +105,11 @@ func TestApply(t *testing.T) {
 		cost   core.Credits
 		err    error
 	}{
-		{"client1", 2 * core.Credit, nil},
-		{"client1", core.Credit / 2, nil},
-		{"client1", core.MicroCredit, core.ErrQuotaExceeded}, // 2.5 a day
-		{"client2", 1000 * core.Credit, nil},
-		{"client3", core.Credit, core.ErrNoQuotas},
+		{"client1", core.Whole(2), nil},
+		{"client1", core.MustParseCredits("0.5"), nil},
+		{"client1", core.MustParseCredits("0.000001"), core.ErrQuotaExceeded}, // 2.5 a day
+		{"client2", core.Whole(1000), nil},
+		{"client3", core.Whole(1), core.ErrNoQuotas},
 	} {
 		_, err := b.Track(ctx, tc.client, tc.cost)
 		if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
@@ -124,13 +124,13 @@ func TestApply(t *testing.T) {
 	if got, want := month.Start.Format(time.RFC3339), "2026-11-15T00:00:00Z"; month.Period != core.Month || got != want {
 		t.Errorf("month window starts %s (%v), want %s", got, month.Period, want)
 	}
-	if got, want := month.Used, 5*core.Credit/2; got != want {
+	if got, want := month.Used, core.MustParseCredits("2.5"); got != want {
 		t.Errorf("month used %s, want %s", got, want)
 	}
 
 	t.Run("invalid file", func(t *testing.T) {
 		bad := &clientsfile.File{Clients: []clientsfile.Client{{ID: "x", Keys: []string{"k"}, Quotas: []core.Quota{
-			{Period: core.Day, Limit: 1}, {Period: core.Day, Limit: 2},
+			{Period: core.Day, Limit: core.Whole(1)}, {Period: core.Day, Limit: core.Whole(2)},
 		}}}}
 		err := bad.Apply(b)
 		if err == nil || !strings.Contains(err.Error(), `clients[0] "x": quotas[1].period: a second "day" quota`) {
@@ -143,10 +143,10 @@ func TestApply(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	valid := clientsfile.Client{ID: "a", Keys: []string{"k"}, Quotas: []core.Quota{{Period: core.Day, Limit: core.Credit}}}
+	valid := clientsfile.Client{ID: "a", Keys: []string{"k"}, Quotas: []core.Quota{{Period: core.Day, Limit: core.Whole(1)}}}
 	withAnchor := func(a time.Time) clientsfile.Client {
 		c := valid
-		c.Quotas = []core.Quota{{Period: core.Day, Limit: core.Credit, Anchor: a}}
+		c.Quotas = []core.Quota{{Period: core.Day, Limit: core.Whole(1), Anchor: a}}
 		return c
 	}
 	berlin, err := time.LoadLocation("Europe/Berlin")

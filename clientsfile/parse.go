@@ -36,6 +36,10 @@ func Load(path string) (*File, error) {
 // with an [*Error] that names the client and the field: see the package
 // documentation for the format.
 func Parse(data []byte) (*File, error) {
+	data = bytes.TrimPrefix(data, bom)
+	if path, member, dup := duplicateMember(data); dup {
+		return nil, duplicateError(data, path, member)
+	}
 	var top struct {
 		Clients []json.RawMessage `json:"clients"`
 	}
@@ -46,8 +50,9 @@ func Parse(data []byte) (*File, error) {
 		return nil, &Error{Index: -1, Field: "clients", Err: errors.New("no clients")}
 	}
 	f := &File{Clients: make([]Client, 0, len(top.Clients))}
+	zones := zoneCache{}
 	for i, raw := range top.Clients {
-		c, err := parseClient(i, raw)
+		c, err := parseClient(i, raw, zones)
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +82,7 @@ type quotaJSON struct {
 	TZ     *string         `json:"tz"`
 }
 
-func parseClient(i int, raw json.RawMessage) (Client, error) {
+func parseClient(i int, raw json.RawMessage, zones zoneCache) (Client, error) {
 	var cj clientJSON
 	if err := decodeStrict(raw, &cj); err != nil {
 		field, why := describeDecodeError(err)
@@ -111,7 +116,7 @@ func parseClient(i int, raw json.RawMessage) (Client, error) {
 	}
 	c.Quotas = make([]core.Quota, 0, len(cj.Quotas))
 	for k, rq := range cj.Quotas {
-		q, field, err := parseQuota(rq)
+		q, field, err := parseQuota(rq, zones)
 		if err != nil {
 			return fail(fmt.Sprintf("quotas[%d]%s", k, field), err)
 		}
@@ -122,7 +127,7 @@ func parseClient(i int, raw json.RawMessage) (Client, error) {
 
 // parseQuota returns the quota, or the field (".period", or "" for the
 // quota as a whole) and what is wrong with it.
-func parseQuota(raw json.RawMessage) (core.Quota, string, error) {
+func parseQuota(raw json.RawMessage, zones zoneCache) (core.Quota, string, error) {
 	var qj quotaJSON
 	var q core.Quota
 	if err := decodeStrict(raw, &qj); err != nil {
@@ -145,7 +150,7 @@ func parseQuota(raw json.RawMessage) (core.Quota, string, error) {
 	}
 	loc := time.UTC
 	if qj.TZ != nil {
-		if loc, err = loadZone(*qj.TZ); err != nil {
+		if loc, err = zones.load(*qj.TZ); err != nil {
 			return q, ".tz", err
 		}
 	}
@@ -168,34 +173,29 @@ func parseQuota(raw json.RawMessage) (core.Quota, string, error) {
 	return q, "", nil
 }
 
-// parseLimit reads a limit exactly: a non-negative decimal with at most six
-// decimals, or -1 for unlimited.
+// parseLimit reads a limit exactly, with [core.ParseCredits] (the one
+// decimal rule: digits beyond the sixth decimal are rounded once, an amount
+// that rounds to zero from above is refused), or -1 for unlimited.
 func parseLimit(raw json.RawMessage) (core.Credits, error) {
 	s := string(bytes.TrimSpace(raw))
 	switch {
 	case s == "" || s == "null":
-		return 0, errors.New("missing (a number of credits, or -1 for unlimited)")
+		return core.Credits{}, errors.New("missing (a number of credits, or -1 for unlimited)")
 	case s[0] == '"':
-		return 0, fmt.Errorf("%s is a string; write the number without quotes", s)
+		return core.Credits{}, fmt.Errorf("%s is a string; write the number without quotes", s)
 	case s[0] != '-' && (s[0] < '0' || s[0] > '9'):
-		return 0, fmt.Errorf("%s is not a number", s)
+		return core.Credits{}, fmt.Errorf("%s is not a number", s)
 	case strings.ContainsAny(s, "eE"):
-		return 0, fmt.Errorf("%s: write the limit as a plain decimal, without an exponent", s)
-	}
-	neg := s[0] == '-'
-	digits := strings.TrimPrefix(s, "-")
-	if _, frac, ok := strings.Cut(digits, "."); ok && len(frac) > 6 && strings.Trim(frac[6:], "0") != "" {
-		return 0, fmt.Errorf("%s is more precise than a micro-credit (six decimals)", s)
-	}
-	c, err := core.ParseCredits(digits)
-	if err != nil {
-		return 0, fmt.Errorf("%s is out of range (0 to %s credits, or -1 for unlimited)", s, core.MaxCredits)
-	}
-	if neg {
-		if c != core.Credit {
-			return 0, fmt.Errorf("%s is negative; only -1 is allowed, for unlimited", s)
+		return core.Credits{}, fmt.Errorf("%s: write the limit as a plain decimal, without an exponent", s)
+	case s[0] == '-':
+		if c, err := core.ParseCredits(s[1:]); err == nil && c == core.Whole(1) {
+			return core.Unlimited, nil
 		}
-		return core.Unlimited, nil
+		return core.Credits{}, fmt.Errorf("%s is negative; only -1 is allowed, for unlimited", s)
+	}
+	c, err := core.ParseCredits(s)
+	if err != nil {
+		return core.Credits{}, fmt.Errorf("%s: %w", s, err)
 	}
 	return c, nil
 }
@@ -213,6 +213,23 @@ func parseStart(s string) (time.Time, error) {
 		return t.UTC(), nil
 	}
 	return t.In(time.FixedZone("", off)), nil
+}
+
+// zoneCache holds the zones one Parse has loaded, so that each is loaded
+// once: a time.Location is about 4 KB, and 100,000 clients in one zone
+// share one.
+type zoneCache map[string]*time.Location
+
+func (z zoneCache) load(name string) (*time.Location, error) {
+	if loc, ok := z[name]; ok {
+		return loc, nil
+	}
+	loc, err := loadZone(name)
+	if err != nil {
+		return nil, err
+	}
+	z[name] = loc
+	return loc, nil
 }
 
 // loadZone loads an IANA zone by name. "Local" and "" are refused: they

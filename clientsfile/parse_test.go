@@ -35,11 +35,11 @@ func TestParseDemoFile(t *testing.T) {
 		zones  []int // each anchor's offset in seconds
 	}{
 		{"client1", "demo-key-1", []core.Quota{
-			{Period: core.Day, Limit: 500 * core.Credit, Anchor: utc},
-			{Period: core.Month, Limit: 10000 * core.Credit, Anchor: utc},
+			{Period: core.Day, Limit: core.Whole(500), Anchor: utc},
+			{Period: core.Month, Limit: core.Whole(10000), Anchor: utc},
 		}, []int{0, 0}},
 		{"client2", "demo-key-2", []core.Quota{
-			{Period: core.Minute, Limit: 10 * core.Credit, Anchor: utc},
+			{Period: core.Minute, Limit: core.Whole(10), Anchor: utc},
 			{Period: core.Day, Limit: core.Unlimited, Anchor: utc.Add(-10 * time.Hour)},
 		}, []int{0, 10 * 3600}},
 	}
@@ -76,11 +76,13 @@ func TestParseLimits(t *testing.T) {
 		limit string
 		want  core.Credits
 	}{
-		{"0", 0},
-		{"500", 500 * core.Credit},
-		{"0.5", core.Credit / 2},
-		{"12.000001", 12*core.Credit + 1},
-		{"0.1234560000", 123456},
+		{"0", core.Whole(0)},
+		{"500", core.Whole(500)},
+		{"0.5", core.MustParseCredits("0.5")},
+		{"12.000001", core.MustParseCredits("12.000001")},
+		{"0.1234560000", core.MustParseCredits("0.123456")},
+		{"0.0000005", core.MustParseCredits("0.000001")},
+		{"1.0000004", core.Whole(1)},
 		{"-1", core.Unlimited},
 		{"-1.0", core.Unlimited},
 		{"9007199254.740991", core.MaxCredits},
@@ -91,7 +93,7 @@ func TestParseLimits(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got := f.Clients[0].Quotas[0].Limit; got != tc.want {
-				t.Errorf("limit %s parsed as %d micro-credits, want %d", tc.limit, got, tc.want)
+				t.Errorf("limit %s parsed as %v, want %v", tc.limit, got, tc.want)
 			}
 		})
 	}
@@ -275,10 +277,18 @@ func TestParseErrors(t *testing.T) {
 			`clientsfile: clients[0] "c1": quotas[0].limit: -0.5 is negative; only -1 is allowed, for unlimited`},
 		{"exponent", quota(`{"period":"day","limit":1e3}`), 0, "c1", "quotas[0].limit",
 			`clientsfile: clients[0] "c1": quotas[0].limit: 1e3: write the limit as a plain decimal, without an exponent`},
-		{"below a micro-credit", quota(`{"period":"day","limit":0.0000005}`), 0, "c1", "quotas[0].limit",
-			`clientsfile: clients[0] "c1": quotas[0].limit: 0.0000005 is more precise than a micro-credit (six decimals)`},
+		{"rounds to zero", quota(`{"period":"day","limit":0.0000001}`), 0, "c1", "quotas[0].limit",
+			`clientsfile: clients[0] "c1": quotas[0].limit: 0.0000001: apibilling: invalid cost: "0.0000001" rounds to zero micro-credits; the smallest amount is 0.000001`},
 		{"too large", quota(`{"period":"day","limit":9007199255}`), 0, "c1", "quotas[0].limit",
-			`clientsfile: clients[0] "c1": quotas[0].limit: 9007199255 is out of range (0 to 9007199254.740991 credits, or -1 for unlimited)`},
+			`clientsfile: clients[0] "c1": quotas[0].limit: 9007199255: apibilling: invalid cost: "9007199255" is above the maximum of 9007199254.740991 credits`},
+		{"duplicate limit", quota(`{"period":"day","limit":5,"limit":-1}`), 0, "c1", "quotas[0].limit",
+			`clientsfile: clients[0] "c1": quotas[0].limit: the member "limit" appears twice; a JSON object must name each member once`},
+		{"duplicate id", `{"clients":[{"id":"ok","keys":["x"]},{"id":"a","id":"b","keys":["k"]}]}`, 1, "", "id",
+			`clientsfile: clients[1]: id: the member "id" appears twice; a JSON object must name each member once`},
+		{"duplicate keys member", `{"clients":[{"id":"a","keys":["k"],"keys":["j"]}]}`, 0, "a", "keys",
+			`clientsfile: clients[0] "a": keys: the member "keys" appears twice; a JSON object must name each member once`},
+		{"duplicate top-level member", `{"clients":[{"id":"a","keys":["k"]}],"clients":[]}`, -1, "", "clients",
+			`clientsfile: clients: the member "clients" appears twice; a JSON object must name each member once`},
 		{"start not RFC 3339", quota(`{"period":"day","limit":1,"start":"2022-01-01"}`), 0, "c1", "quotas[0].start",
 			`clientsfile: clients[0] "c1": quotas[0].start: "2022-01-01" is not an RFC 3339 time such as 2022-01-01T00:00:00Z`},
 		{"start not a string", quota(`{"period":"day","limit":1,"start":20220101}`), 0, "c1", "quotas[0].start",

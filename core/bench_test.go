@@ -37,10 +37,11 @@ func BenchmarkTrack(b *testing.B) {
 		b.Run("clients="+strconv.Itoa(clients)+"/serial", func(b *testing.B) {
 			bill, ids := benchBilling(b, clients)
 			ctx := context.Background()
+			one := core.Whole(1)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := bill.Track(ctx, ids[i%len(ids)], 1); err != nil {
+				if _, err := bill.Track(ctx, ids[i%len(ids)], one); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -48,6 +49,7 @@ func BenchmarkTrack(b *testing.B) {
 		b.Run("clients="+strconv.Itoa(clients)+"/parallel", func(b *testing.B) {
 			bill, ids := benchBilling(b, clients)
 			ctx := context.Background()
+			one := core.Whole(1)
 			var next atomic.Int64
 			var failed atomic.Value
 			b.ReportAllocs()
@@ -55,7 +57,7 @@ func BenchmarkTrack(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				i := int(next.Add(7919)) // spread goroutines over the clients
 				for pb.Next() {
-					if _, err := bill.Track(ctx, ids[i%len(ids)], 1); err != nil {
+					if _, err := bill.Track(ctx, ids[i%len(ids)], one); err != nil {
 						failed.Store(err)
 						return
 					}
@@ -66,6 +68,40 @@ func BenchmarkTrack(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
+	}
+}
+
+// BenchmarkChargeInto is the path of middleware that keeps the outcome in
+// per-request state: a labelled charge into a caller-owned Outcome.
+func BenchmarkChargeInto(b *testing.B) {
+	bill, ids := benchBilling(b, 1)
+	ctx := context.Background()
+	var o core.Outcome
+	c := core.Charge{Client: ids[0], Cost: core.Whole(1), Label: "/api/fetch-data"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := bill.ChargeInto(ctx, &o, &c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkChargeReplay repeats a charge with the same idempotency key: the
+// first is charged, every later one is a replay read from the store.
+func BenchmarkChargeReplay(b *testing.B) {
+	bill, ids := benchBilling(b, 1)
+	ctx := context.Background()
+	c := core.Charge{Client: ids[0], Cost: core.Whole(1), IdempotencyKey: "order-42"}
+	if _, err := bill.Charge(ctx, c); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if o, err := bill.Charge(ctx, c); err != nil || !o.Replayed() {
+			b.Fatalf("Charge = replayed %v, %v", o.Replayed(), err)
+		}
 	}
 }
 

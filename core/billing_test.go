@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -74,25 +75,40 @@ func used(t *testing.T, b *core.Billing, client string, p core.Period) core.Cred
 		}
 	}
 	t.Fatalf("client %q has no %s quota", client, p)
-	return 0
+	return core.Credits{}
 }
+
+// mc returns n micro-credits; it panics if n is negative.
+func mc(n int64) core.Credits {
+	c, err := core.Micro(n)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// maxMicro is core.MaxCredits in micro-credits.
+var maxMicro = core.MaxCredits.Micro()
 
 func TestSetQuotasRefuses(t *testing.T) {
 	t.Parallel()
 	day := core.Quota{Period: core.Day, Limit: core.Whole(10)}
+	one := core.Whole(1)
 	tests := []struct {
 		name   string
 		quotas []core.Quota
 	}{
 		{"two of one period", []core.Quota{day, {Period: core.Minute, Limit: core.Whole(1)}, {Period: core.Day, Limit: core.Whole(1)}}},
 		{"unknown period", []core.Quota{{Period: core.Period(7), Limit: core.Whole(1)}}},
-		{"limit below unlimited", []core.Quota{{Period: core.Day, Limit: -2}}},
-		{"limit above maximum", []core.Quota{{Period: core.Day, Limit: core.MaxCredits + 1}}},
+		{"limit not set", []core.Quota{{Period: core.Day}}},
+		{"limit above maximum", []core.Quota{{Period: core.Day, Limit: mc(maxMicro + 1)}}},
+		{"limit far above maximum", []core.Quota{{Period: core.Day, Limit: mc(math.MaxInt64)}}},
 		{"anchor too early", []core.Quota{{Period: core.Month, Limit: core.Whole(1), Anchor: time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)}}},
 		{"anchor too late", []core.Quota{{Period: core.Hour, Limit: core.Whole(1), Anchor: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)}}},
 		{"eight quotas", []core.Quota{
-			{Period: core.Second}, {Period: core.Minute}, {Period: core.Hour}, {Period: core.Day},
-			{Period: core.Week}, {Period: core.Month}, {Period: core.Year}, {Period: core.Year}}},
+			{Period: core.Second, Limit: one}, {Period: core.Minute, Limit: one}, {Period: core.Hour, Limit: one},
+			{Period: core.Day, Limit: one}, {Period: core.Week, Limit: one}, {Period: core.Month, Limit: one},
+			{Period: core.Year, Limit: one}, {Period: core.Year, Limit: one}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,7 +126,7 @@ func TestSetQuotasRefuses(t *testing.T) {
 		})
 	}
 	for _, q := range []core.Quota{
-		{Period: core.Second, Limit: 0},
+		{Period: core.Second, Limit: core.Whole(0)},
 		{Period: core.Year, Limit: core.MaxCredits, Anchor: time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC)},
 		{Period: core.Week, Limit: core.Unlimited, Anchor: time.Date(2200, 12, 31, 0, 0, 0, 0, time.UTC)},
 	} {
@@ -270,7 +286,7 @@ func TestQuotasCopySorted(t *testing.T) {
 	if !got[2].Anchor.Equal(anchor) || got[2].Anchor.Location() != berlin {
 		t.Errorf("month anchor = %s, want %s", got[2].Anchor, anchor)
 	}
-	got[0].Limit = 1 // a copy: changing it changes nothing
+	got[0].Limit = core.Whole(1) // a copy: changing it changes nothing
 	if again := b.Quotas("c"); again[0].Limit != core.Unlimited {
 		t.Errorf("Quotas returned the billing's own slice")
 	}
@@ -282,11 +298,14 @@ func TestQuotasCopySorted(t *testing.T) {
 func TestNewPanics(t *testing.T) {
 	t.Parallel()
 	for name, f := range map[string]func(){
-		"nil store":    func() { core.New(nil) },
-		"nil clock":    func() { core.WithClock(nil) },
-		"nil location": func() { core.WithReportLocation(nil) },
+		"nil store":              func() { core.New(nil) },
+		"nil clock":              func() { core.WithClock(nil) },
+		"nil location":           func() { core.WithReportLocation(nil) },
+		"zero key retention":     func() { core.WithKeyRetention(0) },
+		"negative key retention": func() { core.WithKeyRetention(-time.Hour) },
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			defer func() {
 				r := recover()
 				if s, _ := r.(string); !strings.HasPrefix(s, "apibilling/core: ") {

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"math/big"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -142,8 +143,11 @@ func (c refCalendar) start(k int) int64 {
 // window walks from an estimate of k, one window at a time, to the window
 // containing t.
 func (c refCalendar) window(anchor, t int64) (int64, int64) {
-	approx := map[Period]int64{Day: nsPerDay, Week: 7 * nsPerDay, Month: 30 * nsPerDay, Year: 365 * nsPerDay}[c.period]
-	k := int((t - anchor) / approx)
+	// Average lengths (a Gregorian month is 30.436875 days), and the
+	// distance in math/big: t and the anchor may be more than 292 years
+	// (int64 nanoseconds) apart.
+	approx := map[Period]int64{Day: nsPerDay, Week: 7 * nsPerDay, Month: 2629746 * int64(time.Second), Year: 31556952 * int64(time.Second)}[c.period]
+	k := int(new(big.Int).Quo(new(big.Int).Sub(big.NewInt(t), big.NewInt(anchor)), big.NewInt(approx)).Int64())
 	for i := 0; ; i++ {
 		if i > 100 {
 			panic("reference walk did not converge")
@@ -160,16 +164,22 @@ func (c refCalendar) window(anchor, t int64) (int64, int64) {
 	}
 }
 
+// refFixedStart returns the start of the fixed window of length step that
+// contains t, on the grid through the anchor an: an + floor((t-an)/step)*step,
+// computed in math/big so that no difference overflows.
+func refFixedStart(an, t, step int64) int64 {
+	d := new(big.Int).Sub(big.NewInt(t), big.NewInt(an))
+	k := new(big.Int).Div(d, big.NewInt(step)) // Euclidean: floor for step > 0
+	s := new(big.Int).Add(big.NewInt(an), k.Mul(k, big.NewInt(step)))
+	return s.Int64()
+}
+
 func refWindow(q Quota, t int64) (int64, int64) {
 	a := q.anchor()
 	an := a.UnixNano()
-	if step := q.Period.Nominal(); q.Period <= Hour {
-		d := t - an
-		k := d / int64(step)
-		if d%int64(step) < 0 {
-			k--
-		}
-		return an + k*int64(step), an + (k+1)*int64(step)
+	if q.Period <= Hour {
+		s := refFixedStart(an, t, int64(q.Period.Nominal()))
+		return s, s + int64(q.Period.Nominal())
 	}
 	return newRefCalendar(q.Period, a).window(an, t)
 }

@@ -68,8 +68,9 @@ func Whole(n int64) Credits {
 }
 
 // Micro returns micro micro-credits, for amounts read back from storage or
-// computed in micro-credits. It fails for a negative amount or one above
-// [MaxUsage].
+// computed in micro-credits, up to [MaxUsage]. It fails for a negative
+// amount. (A cost or limit above [MaxCredits] is still refused where it is
+// used.)
 func Micro(micro int64) (Credits, error) {
 	if micro < 0 {
 		return Credits{}, fmt.Errorf("%w: %d micro-credits is negative", ErrInvalidCost, micro)
@@ -168,17 +169,36 @@ func (c Credits) String() string {
 	return string(appendCredits(buf[:0], c.micro))
 }
 
-// AppendText appends c as a decimal number of credits, such as "0.5"
-// ("-1" for [Unlimited], "0" for the zero Credits).
-func (c Credits) AppendText(b []byte) ([]byte, error) { return appendCredits(b, c.micro), nil }
+// AppendText appends c as a decimal number of credits, such as "0.5":
+// "-1" for [Unlimited], and nothing for the zero Credits (which
+// [Credits.UnmarshalText] reads back as unset, never as zero).
+func (c Credits) AppendText(b []byte) ([]byte, error) {
+	switch c.kind {
+	case unlimited:
+		return append(b, "-1"...), nil
+	case unset:
+		return b, nil
+	}
+	return appendCredits(b, c.micro), nil
+}
 
 // MarshalText encodes c as [Credits.AppendText] does.
 func (c Credits) MarshalText() ([]byte, error) { return c.AppendText(nil) }
 
-// UnmarshalText decodes a non-negative decimal amount as [ParseCredits]
-// does.
+// UnmarshalText decodes what [Credits.AppendText] encodes: a non-negative
+// decimal amount, read as [ParseCredits] does but up to [MaxUsage] (usage
+// totals can exceed [MaxCredits]; limits and costs are checked where they
+// are used), "-1" for [Unlimited], and empty text for the zero Credits.
 func (c *Credits) UnmarshalText(b []byte) error {
-	v, err := ParseCredits(string(b))
+	switch string(b) {
+	case "":
+		*c = Credits{}
+		return nil
+	case "-1":
+		*c = Unlimited
+		return nil
+	}
+	v, err := parseDecimal(string(b), MaxUsage)
 	if err != nil {
 		return err
 	}
@@ -195,8 +215,9 @@ func (c Credits) MarshalJSON() ([]byte, error) {
 	return appendCredits(nil, c.micro), nil
 }
 
-// UnmarshalJSON decodes a JSON number (or a string holding one) as
-// [ParseCredits] does, exactly; null leaves c unchanged.
+// UnmarshalJSON decodes a JSON number (or a string holding one) exactly,
+// as [Credits.UnmarshalText] does, up to [MaxUsage]; null leaves c
+// unchanged.
 func (c *Credits) UnmarshalJSON(b []byte) error {
 	s := string(b)
 	if s == "null" {
@@ -204,6 +225,9 @@ func (c *Credits) UnmarshalJSON(b []byte) error {
 	}
 	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
 		s = s[1 : len(s)-1]
+	}
+	if s == "" || s == "-1" {
+		return fmt.Errorf("%w: %q is not a decimal number of credits", ErrInvalidCost, s)
 	}
 	return c.UnmarshalText([]byte(s))
 }
@@ -245,7 +269,12 @@ func appendCredits(b []byte, n int64) []byte {
 //
 // This is the one rule for decimal text everywhere: the clients file, the
 // usage API and the example apps' units parameter all use it.
-func ParseCredits(s string) (Credits, error) {
+func ParseCredits(s string) (Credits, error) { return parseDecimal(s, maxMicro) }
+
+// parseDecimal parses s as ParseCredits does, refusing amounts above limit
+// micro-credits.
+func parseDecimal(s string, limit int64) (Credits, error) {
+	top := micro(limit)
 	bad := func(why string) (Credits, error) {
 		q := s
 		if len(q) > 40 {
@@ -263,7 +292,7 @@ func ParseCredits(s string) (Credits, error) {
 		if ch < '0' || ch > '9' {
 			return bad("is not a decimal number of credits (such as 5 or 0.5)")
 		}
-		if whole <= maxMicro/microPerCredit {
+		if whole <= uint64(limit)/microPerCredit {
 			whole = whole*10 + uint64(ch-'0')
 		}
 	}
@@ -285,15 +314,15 @@ func ParseCredits(s string) (Credits, error) {
 	for i := len(fracPart); i < 6; i++ {
 		frac *= 10
 	}
-	if whole > maxMicro/microPerCredit {
-		return bad("is above the maximum of " + MaxCredits.String() + " credits")
+	if whole > uint64(limit)/microPerCredit {
+		return bad("is above the maximum of " + top.String() + " credits")
 	}
 	v := whole*microPerCredit + frac
 	if round {
 		v++
 	}
-	if v > maxMicro {
-		return bad("is above the maximum of " + MaxCredits.String() + " credits")
+	if v > uint64(limit) {
+		return bad("is above the maximum of " + top.String() + " credits")
 	}
 	if v == 0 && nonzero {
 		return bad("rounds to zero micro-credits; the smallest amount is 0.000001")

@@ -10,11 +10,14 @@ type Observer interface {
 	// and its error (nil on success; a refusal is not an error).
 	StoreCall(op StoreOp, took time.Duration, err error)
 	// Charged reports the result of a charge that reached the store:
-	// admitted (ok), refused, or a replay of an idempotent charge, with its
-	// label and cost.
-	Charged(label string, cost Credits, ok, replayed bool)
+	// admitted (ok), refused (by a quota or [ErrUsageOverflow]), or a replay
+	// of an idempotent charge, with its client, label and cost. A charge
+	// the store answered with an idempotency conflict, or failed, is
+	// reported by StoreCall only. An observer must not turn client IDs into
+	// metric labels unless the application opted in.
+	Charged(client, label string, cost Credits, ok, replayed bool)
 	// Refunded reports a refund given back to the store.
-	Refunded(label string, cost Credits)
+	Refunded(client, label string, cost Credits)
 }
 
 // StoreOp names a store operation for [Observer.StoreCall].

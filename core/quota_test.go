@@ -1,7 +1,9 @@
 package core
 
 import (
+	"fmt"
 	"math"
+	"math/big"
 	"testing"
 	"time"
 )
@@ -398,6 +400,65 @@ func TestWindowExtremeTimes(t *testing.T) {
 				ws, we := r.compute(tt.clamped)
 				if s != ws || e != we || s > tt.clamped || tt.clamped >= e {
 					t.Errorf("%s window of %d = [%d, %d), want [%d, %d) containing %d", p, tt.t, s, e, ws, we, tt.clamped)
+				}
+			}
+		}
+	}
+}
+
+// TestWindowFarFromAnchor: with the anchor and the clock centuries apart
+// (more than the 292 years int64 nanoseconds span), every period's window
+// contains the clock and starts on the anchor's grid: fixed windows a whole
+// number of steps from the anchor (checked in math/big), calendar windows at
+// the anchor's wall-clock time, as the reference computes them.
+func TestWindowFarFromAnchor(t *testing.T) {
+	t.Parallel()
+	zones := []*time.Location{time.UTC, loadLocation(t, "Europe/Berlin"), loadLocation(t, "America/New_York"), loadLocation(t, "Asia/Kolkata")}
+	type pair struct{ anchor, clock time.Time }
+	var pairs []pair
+	for _, loc := range zones {
+		pairs = append(pairs,
+			pair{time.Date(1700, 1, 1, 0, 0, 0, 0, loc), time.Date(2026, 6, 15, 12, 34, 56, 789, time.UTC)},
+			pair{time.Date(1700, 1, 1, 3, 17, 42, 123_456_789, loc), time.Date(2026, 6, 15, 0, 0, 0, 0, loc)},
+			pair{time.Date(1700, 3, 31, 23, 0, 0, 0, loc), time.Date(2259, 12, 31, 23, 59, 59, 999_999_999, time.UTC)},
+			pair{time.Date(2200, 1, 1, 0, 0, 0, 0, loc), time.Date(1680, 6, 15, 12, 34, 56, 789, time.UTC)},
+			pair{time.Date(2200, 12, 31, 23, 59, 59, 999_999_999, loc), time.Date(1680, 1, 2, 0, 0, 0, 1, loc)}, // clocks before 1680 UTC are clamped
+			pair{time.Date(2200, 2, 29-1, 6, 0, 0, 0, loc), time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC)},
+		)
+	}
+	for _, p := range pairs {
+		for period := Second; period <= Year; period++ {
+			q := Quota{Period: period, Limit: Whole(1), Anchor: p.anchor}
+			at := p.clock.UnixNano()
+			s, e := q.Window(p.clock)
+			name := fmt.Sprintf("%s quota anchored %s, clock %s", period, p.anchor, p.clock)
+			if s.After(p.clock) || !p.clock.Before(e) {
+				t.Errorf("%s: window [%s, %s) does not contain the clock", name, s, e)
+				continue
+			}
+			rs, re := refWindow(q, at)
+			if s.UnixNano() != rs || e.UnixNano() != re {
+				t.Errorf("%s: window [%s, %s), reference [%s, %s)", name, s, e, time.Unix(0, rs).In(p.anchor.Location()), time.Unix(0, re).In(p.anchor.Location()))
+			}
+			if period <= Hour {
+				step := big.NewInt(int64(period.Nominal()))
+				d := new(big.Int).Sub(big.NewInt(s.UnixNano()), big.NewInt(p.anchor.UnixNano()))
+				if new(big.Int).Mod(d, step).Sign() != 0 || e.Sub(s) != period.Nominal() {
+					t.Errorf("%s: window [%s, %s) is not on the anchor's grid: %s ns from it", name, s, e, d)
+				}
+				continue
+			}
+			// Calendar windows start at the anchor's wall-clock time (where
+			// it occurs that day; these zones change clocks after 01:00).
+			ah, am, as := p.anchor.Clock()
+			if sh, sm, ss := s.Clock(); period <= Week && (sh != ah || sm != am || ss != as || s.Nanosecond() != p.anchor.Nanosecond()) {
+				t.Errorf("%s: window starts at %s, not at the anchor's time of day", name, s)
+			}
+			if period == Week {
+				ay, amo, ad := p.anchor.Date()
+				sy, smo, sd := s.Date()
+				if days := refDaysFromCivil(sy, int(smo), sd) - refDaysFromCivil(ay, int(amo), ad); days%7 != 0 {
+					t.Errorf("%s: week window starts %s, %d days from the anchor", name, s, days)
 				}
 			}
 		}

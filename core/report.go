@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"time"
 )
@@ -53,6 +54,10 @@ func (b *Billing) DailyUsageIn(ctx context.Context, client string, from, to time
 		loc = b.reportLoc
 	}
 	if to.After(from) { // whole days
+		// Clamped first, as reportQuery does: the day arithmetic below
+		// works in Unix nanoseconds.
+		lo, hi := time.Unix(0, minNano), time.Unix(0, maxNano)
+		from, to = clampTime(from, lo, hi), clampTime(to, lo, hi)
 		from = dayStart(from, loc)
 		y, m, d := to.Add(-1).In(loc).Date()
 		to = time.Unix(0, wallTime(y, m, d+1, 0, 0, 0, 0, loc))
@@ -62,9 +67,16 @@ func (b *Billing) DailyUsageIn(ctx context.Context, client string, from, to time
 		return nil, err
 	}
 	byDay := map[int64]*DailyUsage{}
+	first := from.UnixNano()
 	for _, r := range recs {
 		ds := dayStart(time.Unix(0, r.Bucket.Start), loc)
 		k := ds.UnixNano()
+		if k < first {
+			// An hour that starts before the first day (in a zone whose
+			// offset is not whole hours, the hour before its midnight)
+			// belongs to a day that was not asked for.
+			continue
+		}
 		d := byDay[k]
 		if d == nil {
 			y, m, dd := ds.Date()
@@ -82,6 +94,7 @@ func (b *Billing) DailyUsageIn(ctx context.Context, client string, from, to time
 	}
 	out := make([]DailyUsage, 0, len(byDay))
 	for _, d := range byDay {
+		maps.DeleteFunc(d.ByLabel, func(_ string, c Credits) bool { return c.IsZero() })
 		if !d.Credits.IsZero() {
 			out = append(out, *d)
 		}

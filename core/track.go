@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 )
@@ -79,6 +80,9 @@ func (b *Billing) ChargeInto(ctx context.Context, o *Outcome, c *Charge) error {
 	if c.IdempotencyKey != "" {
 		o.op.Key = c.IdempotencyKey
 		o.op.KeyExpires = o.op.At + int64(b.keyRetention)
+		if o.op.KeyExpires < o.op.At { // a clock near the year 2262
+			o.op.KeyExpires = math.MaxInt64
+		}
 	}
 	var t0 time.Time
 	if b.observer != nil {
@@ -99,7 +103,7 @@ func (b *Billing) ChargeInto(ctx context.Context, o *Outcome, c *Charge) error {
 	case res.Replayed && res.Record != nil:
 		o.replay(res.Record)
 		if b.observer != nil {
-			b.observer.Charged(o.op.Label, c.Cost, true, true)
+			b.observer.Charged(o.op.Client, o.op.Label, c.Cost, true, true)
 		}
 		return nil
 	}
@@ -107,7 +111,7 @@ func (b *Billing) ChargeInto(ctx context.Context, o *Outcome, c *Charge) error {
 	o.allowed = res.OK
 	o.lowest = o.findLowest()
 	if b.observer != nil {
-		b.observer.Charged(o.op.Label, c.Cost, res.OK, false)
+		b.observer.Charged(o.op.Client, o.op.Label, c.Cost, res.OK, false)
 	}
 	if b.alerts != nil && res.OK {
 		b.raise(o, &res)
@@ -173,7 +177,7 @@ func (b *Billing) Refund(ctx context.Context, o *Outcome) error {
 		return storeError(err)
 	}
 	if b.observer != nil {
-		b.observer.Refunded(o.op.Label, micro(o.op.Cost))
+		b.observer.Refunded(o.op.Client, o.op.Label, micro(o.op.Cost))
 	}
 	o.refunded = true
 	for i := 0; i < o.op.N; i++ {
@@ -218,7 +222,7 @@ func (b *Billing) prepare(o *Outcome, client string, now time.Time) error {
 	if c == nil {
 		return fmt.Errorf("%w: %s", ErrNoQuotas, quoteClient(client))
 	}
-	t := now.UnixNano()
+	t := clockNano(now)
 	o.quotas = c
 	o.op.At = t
 	o.op.Client = c.id // the registry's copy: safe to keep
@@ -230,6 +234,20 @@ func (b *Billing) prepare(o *Outcome, client string, now time.Time) error {
 	}
 	return nil
 }
+
+// clockNano returns now in Unix nanoseconds, clamped to the years 1680 to
+// 2260, where every window and hour fits in int64 nanoseconds.
+func clockNano(now time.Time) int64 {
+	switch {
+	case now.Before(minClock):
+		return minWindowNano
+	case now.After(maxClock):
+		return maxWindowNano
+	}
+	return now.UnixNano()
+}
+
+var minClock, maxClock = time.Unix(0, minWindowNano), time.Unix(0, maxWindowNano)
 
 // storeError wraps a store's error in ErrStoreUnavailable, keeping what it
 // wraps (ErrOutcomeUnknown, the context's error) visible to errors.Is.

@@ -3,6 +3,8 @@ package core_test
 import (
 	"context"
 	"errors"
+	"math"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,14 +19,14 @@ type failingStore struct {
 	calls atomic.Int64
 }
 
-func (s *failingStore) Deduct(context.Context, core.Op) (core.Result, error) {
+func (s *failingStore) Deduct(context.Context, *core.Op) (core.Result, error) {
 	s.calls.Add(1)
 	return core.Result{OK: true}, s.err
 }
 
-func (s *failingStore) Refund(context.Context, core.Op) error { s.calls.Add(1); return s.err }
+func (s *failingStore) Refund(context.Context, *core.Op) error { s.calls.Add(1); return s.err }
 
-func (s *failingStore) Usage(context.Context, core.Op) (core.Result, error) {
+func (s *failingStore) Usage(context.Context, *core.Op) (core.Result, error) {
 	s.calls.Add(1)
 	return core.Result{}, s.err
 }
@@ -34,9 +36,19 @@ func (s *failingStore) Report(context.Context, core.ReportQuery) ([]core.UsageRe
 	return nil, s.err
 }
 
-func (s *failingStore) Delete(context.Context, core.DeleteOp) (core.Credits, error) {
+func (s *failingStore) Delete(context.Context, *core.DeleteOp) (int64, error) {
 	s.calls.Add(1)
 	return 0, s.err
+}
+
+func (s *failingStore) Export(context.Context, func(*core.Record) error) error {
+	s.calls.Add(1)
+	return s.err
+}
+
+func (s *failingStore) Import(context.Context, func() (*core.Record, error), core.ImportOptions) error {
+	s.calls.Add(1)
+	return s.err
 }
 
 func (s *failingStore) Close() error { return nil }
@@ -44,10 +56,18 @@ func (s *failingStore) Close() error { return nil }
 // countingStore counts the calls that reach a memory store.
 type countingStore struct {
 	*memory.Store
+	deducts atomic.Int64
 	refunds atomic.Int64
 }
 
-func (s *countingStore) Refund(ctx context.Context, op core.Op) error {
+func memoryStore() *memory.Store { return memory.New() }
+
+func (s *countingStore) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
+	s.deducts.Add(1)
+	return s.Store.Deduct(ctx, op)
+}
+
+func (s *countingStore) Refund(ctx context.Context, op *core.Op) error {
 	s.refunds.Add(1)
 	return s.Store.Refund(ctx, op)
 }
@@ -86,16 +106,16 @@ func TestTrackQuotaExceeded(t *testing.T) {
 			quotas: []core.Quota{
 				{Period: core.Minute, Limit: core.Whole(4)},
 				{Period: core.Hour, Limit: core.Whole(4)},
-				{Period: core.Day, Limit: 3_500_000},
+				{Period: core.Day, Limit: core.MustParseCredits("3.5")},
 			},
 			first: core.Whole(3), cost: core.Whole(2),
-			quota: core.Day, limit: 3_500_000, remaining: 500_000, renews: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+			quota: core.Day, limit: core.MustParseCredits("3.5"), remaining: core.MustParseCredits("0.5"), renews: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
 			violated: []core.Period{core.Minute, core.Hour, core.Day}, retry: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
 		},
 		{
 			name:   "cost above every limit",
 			quotas: []core.Quota{{Period: core.Second, Limit: core.Whole(5)}, {Period: core.Week, Limit: core.Whole(50)}},
-			first:  0, cost: core.Whole(51),
+			first:  core.Whole(0), cost: core.Whole(51),
 			quota: core.Second, limit: core.Whole(5), remaining: core.Whole(5), renews: testStart.Add(time.Second),
 			violated: []core.Period{core.Second, core.Week}, retry: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC),
 		},
@@ -105,7 +125,7 @@ func TestTrackQuotaExceeded(t *testing.T) {
 			t.Parallel()
 			b, _, _ := newTestBilling(t)
 			mustSetQuotas(t, b, "c", tt.quotas...)
-			if tt.first > 0 {
+			if !tt.first.IsZero() {
 				mustTrack(t, b, "c", tt.first)
 			}
 			before, err := b.Status(context.Background(), "c")
@@ -180,35 +200,35 @@ func TestTrackAdmitsExactlyTheLimit(t *testing.T) {
 	t.Parallel()
 	b, _, _ := newTestBilling(t)
 	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: core.Whole(10)})
-	o := mustTrack(t, b, "c", core.Whole(10)-1)
-	if low, _ := o.Lowest(); low.Remaining != 1 || low.Used != core.Whole(10)-1 {
+	o := mustTrack(t, b, "c", mc(9_999_999))
+	if low, _ := o.Lowest(); low.Remaining != mc(1) || low.Used != mc(9_999_999) {
 		t.Errorf("after charging all but one micro-credit: %+v", low)
 	}
-	mustTrack(t, b, "c", 1)
-	if _, err := b.Track(context.Background(), "c", 1); !errors.Is(err, core.ErrQuotaExceeded) {
+	mustTrack(t, b, "c", mc(1))
+	if _, err := b.Track(context.Background(), "c", mc(1)); !errors.Is(err, core.ErrQuotaExceeded) {
 		t.Errorf("Track(1 micro-credit) over the limit = %v, want ErrQuotaExceeded", err)
 	}
 }
 
 func TestTrackInvalidCost(t *testing.T) {
 	t.Parallel()
-	for _, cost := range []core.Credits{-1, core.Unlimited, -core.Whole(1), core.MaxCredits + 1, 1 << 62} {
+	for _, cost := range []core.Credits{{}, core.Unlimited, mc(maxMicro + 1), mc(1 << 62), mc(core.MaxUsage)} {
 		b, st, _ := newTestBilling(t)
 		mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: core.Unlimited})
 		mustTrack(t, b, "c", core.Whole(1))
 		o, err := b.Track(context.Background(), "c", cost)
 		if !errors.Is(err, core.ErrInvalidCost) {
-			t.Errorf("Track(%d) = %v, want ErrInvalidCost", cost, err)
+			t.Errorf("Track(%s) = %v, want ErrInvalidCost", cost, err)
 		}
 		if o.Len() != 0 || o.Allowed() {
-			t.Errorf("Track(%d) outcome has %d quotas, allowed %v; want none", cost, o.Len(), o.Allowed())
+			t.Errorf("Track(%s) outcome has %d quotas, allowed %v; want none", cost, o.Len(), o.Allowed())
 		}
 		if got, want := used(t, b, "c", core.Day), core.Whole(1); got != want {
-			t.Errorf("Track(%d) changed usage to %s, want %s", cost, got, want)
+			t.Errorf("Track(%s) changed usage to %s, want %s", cost, got, want)
 		}
 		recs, err := st.Report(context.Background(), core.ReportQuery{Client: "c", From: 0, To: 1 << 62})
-		if err != nil || len(recs) != 1 || recs[0].Credits != core.Whole(1) {
-			t.Errorf("Track(%d) changed the report: %+v, %v", cost, recs, err)
+		if err != nil || len(recs) != 1 || recs[0].Credits != core.Whole(1).Micro() {
+			t.Errorf("Track(%s) changed the report: %+v, %v", cost, recs, err)
 		}
 	}
 }
@@ -287,7 +307,7 @@ func TestRefund(t *testing.T) {
 		t.Error("Refunded() = false after Refund")
 	}
 	// The outcome's own view: its charge's usage, less the refund.
-	if got, want := o.Quota(1).Used, core.Credits(0); got != want {
+	if got, want := o.Quota(1).Used, core.Whole(0); got != want {
 		t.Errorf("refunded outcome reports %s used, want %s", got, want)
 	}
 	if got, want := used(t, b, "c", core.Day), core.Whole(1); got != want {
@@ -350,14 +370,14 @@ func TestStatusLowest(t *testing.T) {
 		{"tie: earliest renewal", []core.Quota{{Period: core.Hour, Limit: core.Whole(5)}, {Period: core.Minute, Limit: core.Whole(5)}, {Period: core.Year, Limit: core.Whole(5)}}, core.Whole(1), core.Minute, true},
 		{"unlimited never lowest", []core.Quota{{Period: core.Second, Limit: core.Unlimited}, {Period: core.Month, Limit: core.Whole(2)}}, core.Whole(2), core.Month, true},
 		{"unlimited only", []core.Quota{{Period: core.Second, Limit: core.Unlimited}, {Period: core.Day, Limit: core.Unlimited}}, core.Whole(7), 0, false},
-		{"zero limit", []core.Quota{{Period: core.Week, Limit: 0}, {Period: core.Day, Limit: core.Whole(1)}}, 0, core.Week, true},
+		{"zero limit", []core.Quota{{Period: core.Week, Limit: core.Whole(0)}, {Period: core.Day, Limit: core.Whole(1)}}, core.Whole(0), core.Week, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			b, _, _ := newTestBilling(t)
 			mustSetQuotas(t, b, "c", tt.quotas...)
-			if tt.spend > 0 {
+			if !tt.spend.IsZero() {
 				mustTrack(t, b, "c", tt.spend)
 			}
 			o, err := b.Status(context.Background(), "c")
@@ -394,17 +414,17 @@ func TestZeroCostWhenOverdrawn(t *testing.T) {
 	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: core.Whole(10)})
 	mustTrack(t, b, "c", core.Whole(8))
 	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: core.Whole(5)}) // now overdrawn
-	o, err := b.Track(ctx, "c", 0)
+	o, err := b.Track(ctx, "c", core.Whole(0))
 	if err != nil || !o.Allowed() {
 		t.Fatalf("Track(0) on an overdrawn quota = %v, allowed %v; want admitted", err, o.Allowed())
 	}
 	low, _ := o.Lowest()
-	if low.Used != core.Whole(8) || low.Remaining != 0 || low.Limit != core.Whole(5) {
+	if low.Used != core.Whole(8) || low.Remaining != core.Whole(0) || low.Limit != core.Whole(5) {
 		t.Errorf("overdrawn quota status = %+v, want used 8, remaining 0, limit 5", low)
 	}
-	_, err = b.Track(ctx, "c", 1)
+	_, err = b.Track(ctx, "c", mc(1))
 	var qe *core.QuotaExceededError
-	if !errors.As(err, &qe) || qe.Remaining != 0 {
+	if !errors.As(err, &qe) || !qe.Remaining.IsZero() {
 		t.Errorf("Track(1 micro-credit) = %v, want refused with 0 remaining", err)
 	}
 	if got, want := used(t, b, "c", core.Day), core.Whole(8); got != want {
@@ -420,16 +440,18 @@ func TestOutcomeAccessors(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: core.Whole(10), Anchor: time.Date(2026, 1, 1, 0, 0, 0, 0, tokyo)})
-	o, err := b.TrackLabel(context.Background(), "c", "/api/fetch", 1_500_000)
+	o, err := b.Charge(context.Background(), core.Charge{Client: "c", Label: "/api/fetch", Cost: core.MustParseCredits("1.5"), IdempotencyKey: "k1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Client() != "c" || o.Label() != "/api/fetch" || o.Cost() != 1_500_000 || !o.At().Equal(testStart) || o.Refunded() {
-		t.Errorf("outcome = client %q label %q cost %s at %s refunded %v", o.Client(), o.Label(), o.Cost(), o.At(), o.Refunded())
+	if o.Client() != "c" || o.Label() != "/api/fetch" || o.Cost() != mc(1_500_000) || !o.At().Equal(testStart) || o.Refunded() ||
+		o.Replayed() || o.IdempotencyKey() != "k1" || !o.Allowed() {
+		t.Errorf("outcome = client %q label %q cost %s at %s refunded %v replayed %v key %q allowed %v",
+			o.Client(), o.Label(), o.Cost(), o.At(), o.Refunded(), o.Replayed(), o.IdempotencyKey(), o.Allowed())
 	}
 	q := o.Quota(0)
 	want := core.QuotaStatus{
-		Period: core.Day, Limit: core.Whole(10), Used: 1_500_000, Remaining: 8_500_000,
+		Period: core.Day, Limit: core.Whole(10), Used: mc(1_500_000), Remaining: mc(8_500_000),
 		Start: time.Date(2026, 11, 30, 0, 0, 0, 0, tokyo), End: time.Date(2026, 12, 1, 0, 0, 0, 0, tokyo),
 	}
 	if q != want {
@@ -458,7 +480,7 @@ func TestTrackConcurrentExactLimit(t *testing.T) {
 	)
 	b, _, clk := newTestBilling(t)
 	mustSetQuotas(t, b, "c",
-		core.Quota{Period: core.Day, Limit: limit * core.Whole(1)},
+		core.Quota{Period: core.Day, Limit: core.Whole(limit)},
 		core.Quota{Period: core.Month, Limit: core.Unlimited},
 	)
 	for day := 0; day < days; day++ {
@@ -496,11 +518,148 @@ func TestTrackConcurrentExactLimit(t *testing.T) {
 		if admitted != limit {
 			t.Errorf("day %d: admitted %d charges, want exactly %d", day, admitted, limit)
 		}
-		if got, want := used(t, b, "c", core.Day), core.Credits(limit)*core.Whole(1); got != want {
+		if got, want := used(t, b, "c", core.Day), core.Whole(limit); got != want {
 			t.Errorf("day %d: used %s, want %s", day, got, want)
 		}
 	}
-	if got, want := used(t, b, "c", core.Month), core.Credits(days*limit)*core.Whole(1); got != want {
+	if got, want := used(t, b, "c", core.Month), core.Whole(days*limit); got != want {
 		t.Errorf("month used %s, want %s", got, want)
+	}
+}
+
+// TestRetryAtBefore1970: the renewal times of windows that end before 1970
+// (negative Unix times), or exactly at its start, are reported as they are.
+func TestRetryAtBefore1970(t *testing.T) {
+	t.Parallel()
+	utc := time.UTC
+	tests := []struct {
+		name     string
+		clock    time.Time
+		quotas   []core.Quota
+		cost     core.Credits
+		quota    core.Period
+		renews   time.Time
+		violated []core.Period
+		retry    time.Time
+	}{
+		{
+			name:  "minute ending at the epoch",
+			clock: time.Date(1969, 12, 31, 23, 59, 30, 0, utc),
+			quotas: []core.Quota{
+				{Period: core.Minute, Limit: core.Whole(1)},
+				{Period: core.Day, Limit: core.Whole(100)},
+			},
+			cost: core.Whole(2), quota: core.Minute, renews: time.Unix(0, 0).UTC(),
+			violated: []core.Period{core.Minute}, retry: time.Unix(0, 0).UTC(),
+		},
+		{
+			name:  "day and month in 1969",
+			clock: time.Date(1969, 7, 20, 20, 17, 0, 0, utc),
+			quotas: []core.Quota{
+				{Period: core.Day, Limit: core.Whole(1)},
+				{Period: core.Month, Limit: core.Whole(1)},
+				{Period: core.Year, Limit: core.Whole(100)},
+			},
+			cost: core.Whole(2), quota: core.Day, renews: time.Date(1969, 7, 21, 0, 0, 0, 0, utc),
+			violated: []core.Period{core.Day, core.Month}, retry: time.Date(1969, 8, 1, 0, 0, 0, 0, utc),
+		},
+		{
+			name:  "year in 1900",
+			clock: time.Date(1900, 3, 1, 12, 0, 0, 0, utc),
+			quotas: []core.Quota{
+				{Period: core.Second, Limit: core.Whole(5)},
+				{Period: core.Year, Limit: core.Whole(3), Anchor: time.Date(1890, 7, 1, 0, 0, 0, 0, utc)},
+			},
+			cost: core.Whole(4), quota: core.Year, renews: time.Date(1900, 7, 1, 0, 0, 0, 0, utc),
+			violated: []core.Period{core.Year}, retry: time.Date(1900, 7, 1, 0, 0, 0, 0, utc),
+		},
+		{
+			name:  "one quota before 1970, one after",
+			clock: time.Date(1969, 12, 31, 12, 0, 0, 0, utc),
+			quotas: []core.Quota{
+				{Period: core.Hour, Limit: core.Whole(1)},
+				{Period: core.Week, Limit: core.Whole(1)},
+			},
+			cost: core.Whole(2), quota: core.Hour, renews: time.Date(1969, 12, 31, 13, 0, 0, 0, utc),
+			violated: []core.Period{core.Hour, core.Week}, retry: time.Date(1970, 1, 5, 0, 0, 0, 0, utc),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b, _, clk := newTestBilling(t)
+			clk.Set(tt.clock)
+			mustSetQuotas(t, b, "c", tt.quotas...)
+			o, err := b.Track(context.Background(), "c", tt.cost)
+			var qe *core.QuotaExceededError
+			if !errors.As(err, &qe) {
+				t.Fatalf("Track = %v, want a *QuotaExceededError", err)
+			}
+			var violated core.PeriodSet
+			for _, p := range tt.violated {
+				violated = violated.Add(p)
+			}
+			if qe.Quota != tt.quota || !qe.RenewsAt.Equal(tt.renews) || qe.Violated != violated {
+				t.Errorf("error = %s quota renewing %s, violated %s; want %s renewing %s, violated %s",
+					qe.Quota, qe.RenewsAt, qe.Violated, tt.quota, tt.renews, violated)
+			}
+			if got := qe.RetryAt; !got.Equal(tt.retry) || got.IsZero() {
+				t.Errorf("QuotaExceededError.RetryAt = %s, want %s", got, tt.retry)
+			}
+			if got := o.RetryAt(); !got.Equal(tt.retry) || got.IsZero() || got.Location() != time.UTC {
+				t.Errorf("Outcome.RetryAt = %s, want %s in UTC", got, tt.retry)
+			}
+			if o.Violated() != violated {
+				t.Errorf("Outcome.Violated = %s, want %s", o.Violated(), violated)
+			}
+			if got, want := err.Error(), "apibilling: quota exceeded: "+qe.Detail(); got != want {
+				t.Errorf("Error() = %q, want %q", got, want)
+			}
+			if !strings.Contains(qe.Detail(), tt.renews.Format(time.RFC3339)) {
+				t.Errorf("Detail() = %q, does not name the renewal %s", qe.Detail(), tt.renews.Format(time.RFC3339))
+			}
+		})
+	}
+}
+
+// TestLabelLength: a label of up to MaxLabelLen bytes (any bytes) is
+// charged and reported; a longer one is refused with ErrInvalidLabel before
+// the store is asked, and nothing is charged.
+func TestLabelLength(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	obs := &fakeObserver{}
+	b, st, _ := newTestBilling(t, core.WithObserver(obs))
+	mustSetQuotas(t, b, "c", core.Quota{Period: core.Day, Limit: core.Whole(10)})
+	longest := strings.Repeat("é", core.MaxLabelLen/2) // 256 bytes
+	for _, label := range []string{"", "/api/{id}", "\x00\xff", longest} {
+		o, err := b.Charge(ctx, core.Charge{Client: "c", Cost: core.Whole(1), Label: label})
+		if err != nil || o.Label() != label {
+			t.Errorf("Charge(label of %d bytes) = %q, %v", len(label), o.Label(), err)
+		}
+	}
+	obs.take()
+	for _, label := range []string{longest + "x", strings.Repeat("/", 10_000)} {
+		o, err := b.Charge(ctx, core.Charge{Client: "c", Cost: core.Whole(1), Label: label, IdempotencyKey: "k"})
+		if !errors.Is(err, core.ErrInvalidLabel) || errors.Is(err, core.ErrStoreUnavailable) {
+			t.Errorf("Charge(label of %d bytes) = %v, want ErrInvalidLabel only", len(label), err)
+		}
+		if o.Len() != 0 || o.Allowed() {
+			t.Errorf("Charge(label of %d bytes) outcome: %d quotas, allowed %v", len(label), o.Len(), o.Allowed())
+		}
+	}
+	if got := obs.take(); len(got) != 0 {
+		t.Errorf("refused labels reached the store: %q", got)
+	}
+	if got, want := used(t, b, "c", core.Day), core.Whole(4); got != want {
+		t.Errorf("usage = %s, want %s", got, want)
+	}
+	recs, err := st.Report(ctx, core.ReportQuery{Client: "c", From: 0, To: math.MaxInt64})
+	if err != nil || len(recs) != 4 {
+		t.Errorf("report = %+v, %v; want the four labels", recs, err)
+	}
+	// The key of the refused charge was not recorded.
+	if o, err := b.Charge(ctx, core.Charge{Client: "c", Cost: core.Whole(1), IdempotencyKey: "k"}); err != nil || o.Replayed() {
+		t.Errorf("Charge with the refused charge's key = replayed %v, %v; want charged", o.Replayed(), err)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/frappy-go/apibilling/core"
-	"github.com/frappy-go/apibilling/internal/httpbilling"
+	"github.com/frappy-go/apibilling/httpbilling"
 )
 
 // Config configures the middleware. Zero values mean the documented
@@ -26,15 +26,28 @@ type Config struct {
 	Identity Identity
 
 	// Cost is the cost of a request billed by [Middleware.Handler] (and
-	// [New], [NewWithConfig]) when CostFunc is nil. To bill nothing, use
-	// [Middleware.Cost](0).
-	// Optional. Default: 1 credit ([core.Credit]).
+	// [New], [NewWithConfig]) when CostFunc is nil, such as core.Whole(2);
+	// core.Whole(0) bills nothing.
+	// Optional. Default: 1 credit (the zero, unset Credits).
 	Cost core.Credits
 
 	// CostFunc computes the cost of a request billed by [Middleware.Handler]
 	// from the request.
 	// Optional. Default: nil (use Cost).
 	CostFunc CostFunc
+
+	// Routes gives routes their own costs in [Middleware.Handler] (and
+	// [New], [NewWithConfig]), for a global middleware: route pattern ->
+	// cost, such as {"/api/fetch-expensive-data": core.Whole(5)}, a key
+	// optionally starting with a method ("GET /api/report"). Patterns are
+	// echo's (c.Path()): "/items/:id". A route-level middleware still wins:
+	// the request is charged once, at its cost.
+	// Optional. Default: none.
+	Routes map[string]core.Credits
+
+	// KeyHeader is the request header that carries an idempotency key.
+	// Optional. Default: "Idempotency-Key".
+	KeyHeader string
 
 	// Label returns the label under which a request's usage is reported per
 	// day.
@@ -43,7 +56,7 @@ type Config struct {
 
 	// Refund reports whether a request whose handler answered status (or
 	// returned an error of that status) is refunded.
-	// Optional. Default: status >= 500.
+	// Optional. Default: status >= 500 (a panic counts as 500).
 	Refund func(status int) bool
 
 	// FailOpen lets requests pass to their handlers, unbilled and without
@@ -62,14 +75,15 @@ type Config struct {
 	Logger *slog.Logger
 
 	// DenyHandler answers a refused request: 429 (err is a
-	// [*core.QuotaExceededError]) or 403 (err wraps [core.ErrNoQuotas]). The
+	// [*core.QuotaExceededError], or wraps [core.ErrUsageOverflow]) or 403 (err wraps [core.ErrNoQuotas]). The
 	// rate-limit headers and Retry-After are already set.
 	// Optional. Default: the problem+json body of the HTTP behaviour.
 	DenyHandler ErrorHandler
 
-	// ErrorHandler answers a request whose cost or billing failed: 500
-	// (invalid cost), the status of [BadCost], or 503 (err wraps
-	// [core.ErrStoreUnavailable]; Retry-After is set).
+	// ErrorHandler answers a request whose cost, key or billing failed:
+	// 400 (a malformed Idempotency-Key), 422 (a key reused for another
+	// charge), 500 (invalid cost), the status of [BadCost], or 503 (err
+	// wraps [core.ErrStoreUnavailable]; Retry-After is set).
 	// Optional. Default: problem+json.
 	ErrorHandler ErrorHandler
 
@@ -98,20 +112,20 @@ type Config struct {
 }
 
 // DefaultConfig is the default configuration, without the required Billing
-// and Identity.
-var DefaultConfig = Config{
-	Cost: core.Credit,
-}
+// and Identity: one credit per request.
+var DefaultConfig = Config{}
 
 // CostFunc returns the cost of a request, for costs that depend on it.
 // Returning an error charges nothing: [BadCost] answers its own status
-// (such as 400), other errors answer 500.
+// (such as 400), other errors answer 500. Returning the zero Credits (not
+// set) is an invalid cost: 500, nothing charged.
 type CostFunc func(c echo.Context) (core.Credits, error)
 
 // ErrorHandler answers a request the middleware does not pass to its
 // handler; err says why (see [StatusOf]). Its text may
 // name the client: do not send it in the response. What it returns is what the
 // middleware returns, such as an [*echo.HTTPError] for Echo's error handler.
+// It replaces the default answer and its error.
 type ErrorHandler func(c echo.Context, err error) error
 
 func (cfg *Config) meterConfig() httpbilling.Config {
@@ -126,5 +140,7 @@ func (cfg *Config) meterConfig() httpbilling.Config {
 		StoreRetryAfter: cfg.StoreRetryAfter,
 		Logger:          cfg.Logger,
 		Refund:          cfg.Refund,
+		Routes:          cfg.Routes,
+		KeyHeader:       cfg.KeyHeader,
 	}
 }

@@ -19,7 +19,7 @@ import (
 func newBilling() (*core.Billing, func(key string) (string, bool)) {
 	now := time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC)
 	b := core.New(memory.New(), core.WithClock(func() time.Time { return now }))
-	if err := b.SetQuotas("client1", core.Quota{Period: core.Day, Limit: 10 * core.Credit}); err != nil {
+	if err := b.SetQuotas("client1", core.Quota{Period: core.Day, Limit: core.Whole(10)}); err != nil {
 		panic(err)
 	}
 	keys := map[string]string{"demo-key-1": "client1"}
@@ -61,11 +61,11 @@ func ExampleMiddleware_Cost() {
 	})
 	ok := func(c echo.Context) error { return c.String(200, "ok") }
 	e := echo.New()
-	e.GET("/api/fetch-expensive-data", ok, bill.Cost(5*core.Credit))
+	e.GET("/api/fetch-expensive-data", ok, bill.Cost(core.Whole(5)))
 	e.GET("/api/compute", ok, bill.CostFunc(func(c echo.Context) (core.Credits, error) {
 		units, err := core.ParseCredits(c.QueryParam("units"))
 		if err != nil {
-			return 0, echobilling.BadCost(400, "units must be a non-negative decimal number")
+			return core.Credits{}, echobilling.BadCost(400, "units must be a non-negative decimal number")
 		}
 		return units, nil
 	}))

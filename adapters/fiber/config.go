@@ -7,7 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frappy-go/apibilling/core"
-	"github.com/frappy-go/apibilling/internal/httpbilling"
+	"github.com/frappy-go/apibilling/httpbilling"
 )
 
 // Config configures the middleware. Zero values mean the documented
@@ -30,9 +30,10 @@ type Config struct {
 	Identity Identity
 
 	// Cost is the cost of a request billed by [New] and [Middleware.Handler]
-	// when CostFunc is nil. To bill nothing, use [Middleware.Cost](0).
+	// when CostFunc is nil, such as core.Whole(2); core.Whole(0) bills
+	// nothing.
 	//
-	// Optional. Default: 1 credit (core.Credit)
+	// Optional. Default: 1 credit (the zero, unset Credits)
 	Cost core.Credits
 
 	// CostFunc computes the cost of a request billed by [New] and
@@ -41,18 +42,34 @@ type Config struct {
 	// Optional. Default: nil (use Cost)
 	CostFunc CostFunc
 
-	// Label returns the label under which a request's usage is reported per
-	// day; it is copied. In app.Use the route is not known yet: c.Path() is
-	// the raw path, which may hold IDs and grow the reports without bound.
+	// Routes gives routes their own costs in [New] and
+	// [Middleware.Handler]: route pattern -> cost, such as
+	// {"/api/fetch-expensive-data": core.Whole(5)}, a key optionally
+	// starting with a method ("GET /api/report"). Patterns are written as
+	// registered: "/items/:id". It works in app.Use too: the middleware
+	// finds the route that serves a request among the app's routes (see
+	// [New]). A route-level handler still wins: the request is charged once,
+	// at its cost.
 	//
-	// Optional. Default: the route pattern, c.Route().Path, in the handlers
-	// of a Middleware; no label with New
+	// Optional. Default: none
+	Routes map[string]core.Credits
+
+	// KeyHeader is the request header that carries an idempotency key.
+	//
+	// Optional. Default: "Idempotency-Key"
+	KeyHeader string
+
+	// Label returns the label under which a request's usage is reported per
+	// hour and day; it is copied out of Fiber's buffers. Raw paths may hold
+	// IDs and grow the reports without bound: prefer the default.
+	//
+	// Optional. Default: the pattern of the route that serves the request
 	Label func(c *fiber.Ctx) string
 
 	// Refund reports whether a request whose handler answered status (or
 	// returned a *fiber.Error of that status) is refunded.
 	//
-	// Optional. Default: status >= 500
+	// Optional. Default: status >= 500 (a panic counts as 500)
 	Refund func(status int) bool
 
 	// FailOpen lets requests pass to their handlers, unbilled and without
@@ -67,21 +84,23 @@ type Config struct {
 	// Optional. Default: 1 * time.Second
 	StoreRetryAfter time.Duration
 
-	// Logger receives store failures passed with FailOpen and failed
-	// refunds.
+	// Logger receives store failures passed with FailOpen, failed refunds,
+	// and the failures the middleware answers (500, 503) when the app's
+	// ErrorHandler is not wrapped with [WrapErrorHandler].
 	//
 	// Optional. Default: slog.Default()
 	Logger *slog.Logger
 
 	// DenyHandler answers a refused request: 429 (err is a
-	// *core.QuotaExceededError) or 403 (err wraps core.ErrNoQuotas). The
+	// *core.QuotaExceededError, or wraps core.ErrUsageOverflow) or 403 (err wraps core.ErrNoQuotas). The
 	// rate-limit headers and Retry-After are already set.
 	//
 	// Optional. Default: the problem+json body of the HTTP behaviour
 	DenyHandler ErrorHandler
 
-	// ErrorHandler answers a request whose cost or billing failed: 500
-	// (invalid cost), the status of [BadCost], or 503 (err wraps
+	// ErrorHandler answers a request whose cost, key or billing failed: 400
+	// (a malformed Idempotency-Key), 422 (a key reused for another charge),
+	// 500 (invalid cost), the status of [BadCost], or 503 (err wraps
 	// core.ErrStoreUnavailable; Retry-After is set).
 	//
 	// Optional. Default: problem+json
@@ -116,20 +135,20 @@ type Config struct {
 }
 
 // ConfigDefault is the default config, without the required Billing and
-// Identity.
-var ConfigDefault = Config{
-	Cost: core.Credit,
-}
+// Identity: one credit per request.
+var ConfigDefault = Config{}
 
 // CostFunc returns the cost of a request, for costs that depend on it.
 // Returning an error charges nothing: [BadCost] answers its own status
-// (such as 400), other errors answer 500.
+// (such as 400), other errors answer 500. Returning the zero Credits (not
+// set) is an invalid cost: 500, nothing charged.
 type CostFunc func(c *fiber.Ctx) (core.Credits, error)
 
 // ErrorHandler answers a request the middleware does not pass to its
 // handler; err says why (see [StatusOf]). Its text may
 // name the client: do not send it in the response. What it returns is what the
-// middleware returns, such as a *fiber.Error for Fiber's error handler.
+// middleware returns, such as a *fiber.Error for Fiber's error handler. It
+// replaces the default answer and its error.
 type ErrorHandler func(c *fiber.Ctx, err error) error
 
 // configDefault returns the config with its defaults set.
@@ -137,11 +156,7 @@ func configDefault(config ...Config) Config {
 	if len(config) < 1 {
 		return ConfigDefault
 	}
-	cfg := config[0]
-	if cfg.Cost == 0 {
-		cfg.Cost = ConfigDefault.Cost
-	}
-	return cfg
+	return config[0]
 }
 
 func (cfg *Config) meterConfig() httpbilling.Config {
@@ -156,5 +171,7 @@ func (cfg *Config) meterConfig() httpbilling.Config {
 		StoreRetryAfter: cfg.StoreRetryAfter,
 		Logger:          cfg.Logger,
 		Refund:          cfg.Refund,
+		Routes:          cfg.Routes,
+		KeyHeader:       cfg.KeyHeader,
 	}
 }

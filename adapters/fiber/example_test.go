@@ -20,7 +20,7 @@ import (
 func newBilling() (*core.Billing, func(key string) (string, bool)) {
 	now := time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC)
 	b := core.New(memory.New(), core.WithClock(func() time.Time { return now }))
-	if err := b.SetQuotas("client1", core.Quota{Period: core.Day, Limit: 10 * core.Credit}); err != nil {
+	if err := b.SetQuotas("client1", core.Quota{Period: core.Day, Limit: core.Whole(10)}); err != nil {
 		panic(err)
 	}
 	keys := map[string]string{"demo-key-1": "client1"}
@@ -69,11 +69,11 @@ func ExampleMiddleware_Cost() {
 	})
 	ok := func(c *fiber.Ctx) error { return c.SendString("ok") }
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	app.Get("/api/fetch-expensive-data", bill.Cost(5*core.Credit), ok)
+	app.Get("/api/fetch-expensive-data", bill.Cost(core.Whole(5)), ok)
 	app.Get("/api/compute", bill.CostFunc(func(c *fiber.Ctx) (core.Credits, error) {
 		units, err := core.ParseCredits(c.Query("units"))
 		if err != nil {
-			return 0, fiberbilling.BadCost(400, "units must be a non-negative decimal number")
+			return core.Credits{}, fiberbilling.BadCost(400, "units must be a non-negative decimal number")
 		}
 		return units, nil
 	}), ok)

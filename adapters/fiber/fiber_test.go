@@ -2,6 +2,8 @@ package fiberbilling_test
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +21,7 @@ func testBilling(t *testing.T, clients ...string) *core.Billing {
 	t.Helper()
 	b := core.New(memory.New(), core.WithClock(func() time.Time { return testNow }))
 	for _, c := range clients {
-		if err := b.SetQuotas(c, core.Quota{Period: core.Day, Limit: 100 * core.Credit}); err != nil {
+		if err := b.SetQuotas(c, core.Quota{Period: core.Day, Limit: core.Whole(100)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -47,7 +49,7 @@ func labels(t *testing.T, b *core.Billing, client string) map[string]core.Credit
 	out := map[string]core.Credits{}
 	for _, d := range days {
 		for l, c := range d.ByLabel {
-			out[l] += c
+			out[l] = out[l].Add(c)
 		}
 	}
 	return out
@@ -68,7 +70,7 @@ func TestKeptOutcomeSurvivesBufferReuse(t *testing.T) {
 	}))
 	app.Get("/*", func(c *fiber.Ctx) error {
 		if o, ok := fiberbilling.OutcomeFrom(c); ok {
-			kept = append(kept, *o)
+			kept = append(kept, o)
 		}
 		return c.SendStatus(200)
 	})
@@ -89,13 +91,13 @@ func TestKeptOutcomeSurvivesBufferReuse(t *testing.T) {
 	if got, want := kept[0].Client(), "client-aaaa"; got != want {
 		t.Errorf("first client = %q, want %q", got, want)
 	}
-	if got := labels(t, b, "client-aaaa"); len(got) != 1 || got["/path-aaaa"] != core.Credit {
+	if got := labels(t, b, "client-aaaa"); len(got) != 1 || got["/path-aaaa"] != core.Whole(1) {
 		t.Errorf("usage of client-aaaa by label = %v", got)
 	}
 }
 
-// TestLabels checks the default labels: none in app.Use, where the route is
-// not known yet; the route pattern in a route-level handler.
+// TestLabels checks the default labels: the route pattern in app.Use (the
+// middleware finds the route among the app's) and in a route-level handler.
 func TestLabels(t *testing.T) {
 	b := testBilling(t, "client-use", "client-route")
 	cfg := fiberbilling.Config{Billing: b, Identity: fiberbilling.Header("X-API-Key")}
@@ -113,11 +115,95 @@ func TestLabels(t *testing.T) {
 		t.Fatalf("status %d", got)
 	}
 	for _, tc := range []struct{ client, label string }{
-		{"client-use", ""},
+		{"client-use", "/global/items/:id"},
 		{"client-route", "/route/items/:id"},
 	} {
-		if got := labels(t, b, tc.client); len(got) != 1 || got[tc.label] != core.Credit {
+		if got := labels(t, b, tc.client); len(got) != 1 || got[tc.label] != core.Whole(1) {
 			t.Errorf("usage of %s by label = %v, want %q: 1", tc.client, got, tc.label)
 		}
 	}
 }
+
+// TestFailureWithoutWrapper checks that, without WrapErrorHandler, a
+// failure the middleware answers keeps its problem+json body and goes to
+// Config.Logger instead of Fiber's error handler.
+func TestFailureWithoutWrapper(t *testing.T) {
+	b := testBilling(t, "client-x")
+	var logged []string
+	var seen []error
+	app := fiber.New(fiber.Config{DisableStartupMessage: true, ErrorHandler: func(c *fiber.Ctx, err error) error {
+		seen = append(seen, err)
+		return fiber.DefaultErrorHandler(c, err)
+	}})
+	app.Use(fiberbilling.New(fiberbilling.Config{
+		Billing:  b,
+		Identity: fiberbilling.Header("X-API-Key"),
+		CostFunc: func(*fiber.Ctx) (core.Credits, error) { return core.Credits{}, nil }, // invalid: 500
+		Logger:   slog.New(recordHandler{&logged}),
+	}))
+	app.Get("/x", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	fc := &fasthttp.RequestCtx{}
+	if got := serve(app.Handler(), fc, "/x", "client-x"); got != 500 {
+		t.Fatalf("status %d, want 500", got)
+	}
+	if got, want := string(fc.Response.Body()), `{"type":"about:blank","title":"Internal Server Error","status":500,"detail":"The cost of this request could not be determined."}`; got != want {
+		t.Errorf("body %s, want %s", got, want)
+	}
+	if len(seen) != 0 {
+		t.Errorf("the error handler saw %v", seen)
+	}
+	if len(logged) != 1 || !strings.Contains(logged[0], "invalid cost") {
+		t.Errorf("logged %q, want the invalid cost", logged)
+	}
+}
+
+// TestRoutingOfUse checks how the middleware in app.Use finds routes: by
+// the app's case and trailing-slash rules, in groups, and never for a path
+// that only an app.Use prefix matches.
+func TestRoutingOfUse(t *testing.T) {
+	b := testBilling(t, "client-r")
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Use(fiberbilling.New(fiberbilling.Config{Billing: b, Identity: fiberbilling.Header("X-API-Key")}))
+	app.Use("/api", func(c *fiber.Ctx) error { return c.Next() })
+	app.Get("/api/items/:id", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	g := app.Group("/v2")
+	g.Get("/things", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	h := app.Handler()
+	fc := &fasthttp.RequestCtx{}
+	for _, tc := range []struct {
+		path   string
+		status int
+		used   int64
+	}{
+		{"/api/items/1", 200, 1},
+		{"/API/Items/2", 200, 2},  // case-insensitive by default
+		{"/api/items/3/", 200, 3}, // trailing slash ignored by default
+		{"/api", 404, 3},
+		{"/api/nope", 404, 3},
+		{"/v2/things", 200, 4},
+		{"/v2/nope", 404, 4},
+	} {
+		if got := serve(h, fc, tc.path, "client-r"); got != tc.status {
+			t.Errorf("%s: status %d, want %d", tc.path, got, tc.status)
+		}
+		o, err := b.Status(context.Background(), "client-r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := o.Quota(0).Used; got != core.Whole(tc.used) {
+			t.Errorf("after %s: used %v, want %d", tc.path, got, tc.used)
+		}
+	}
+}
+
+type recordHandler struct{ out *[]string }
+
+func (h recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
+	line := r.Message
+	r.Attrs(func(a slog.Attr) bool { line += " " + a.Key + "=" + a.Value.String(); return true })
+	*h.out = append(*h.out, line)
+	return nil
+}
+func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h recordHandler) WithGroup(string) slog.Handler      { return h }

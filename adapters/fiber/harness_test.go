@@ -1,25 +1,27 @@
 package fiberbilling_test
 
 import (
-	"github.com/frappy-go/apibilling/adapters/adaptertest"
+	"errors"
 	"net/http"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
+	"github.com/frappy-go/apibilling/adapters/adaptertest"
 	fiberbilling "github.com/frappy-go/apibilling/adapters/fiber"
 	"github.com/frappy-go/apibilling/core"
 )
 
 // Fiber builds the suite's app with fiberbilling; it is served by the
 // app's fasthttp handler on a fasthttp.RequestCtx, so that the headers are
-// read exactly as set.
+// read exactly as set. The app's ErrorHandler is wrapped with
+// WrapErrorHandler around one that reports the billing errors and writes a
+// body of its own, which the wrapper replaces with the middleware's answer.
 func Fiber(t *testing.T, env adaptertest.Env) adaptertest.App {
 	cfg := fiberbilling.Config{
 		Next:                 func(c *fiber.Ctx) bool { return adaptertest.SkipPath(c.Path()) },
 		Billing:              env.Billing,
-		Identity:             fiberbilling.MapKey(fiberbilling.FirstOf(fiberbilling.Header("X-API-Key"), fiberbilling.Bearer()), env.Lookup),
 		FailOpen:             env.FailOpen,
 		Logger:               env.Logger,
 		DisableLegacyHeaders: env.NoLegacyHeaders,
@@ -27,6 +29,23 @@ func Fiber(t *testing.T, env adaptertest.Env) adaptertest.App {
 		LimitHeader:          env.LimitHeader,
 		RemainingHeader:      env.RemainingHeader,
 		ResetHeader:          env.ResetHeader,
+		StoreRetryAfter:      env.StoreRetryAfter,
+		KeyHeader:            env.KeyHeader,
+		Refund:               env.Refund,
+	}
+	switch env.Identity {
+	case adaptertest.QueryKey:
+		cfg.Identity = fiberbilling.MapKey(fiberbilling.Query("api_key"), env.Lookup)
+	case adaptertest.ContextClient:
+		cfg.Identity = fiberbilling.ContextKey(adaptertest.ClientKey)
+	default:
+		cfg.Identity = fiberbilling.MapKey(fiberbilling.FirstOf(fiberbilling.Header("X-API-Key"), fiberbilling.Bearer()), env.Lookup)
+	}
+	if env.Label != "" {
+		cfg.Label = func(*fiber.Ctx) string { return env.Label }
+	}
+	if env.Wiring == adaptertest.Global {
+		cfg.Routes = adaptertest.Routes
 	}
 	if env.CustomHandlers {
 		custom := func(kind string) fiberbilling.ErrorHandler {
@@ -46,7 +65,16 @@ func Fiber(t *testing.T, env adaptertest.Env) adaptertest.App {
 	data := func(status int, route string) fiber.Handler {
 		return func(c *fiber.Ctx) error { return send(c, status, "application/json", adaptertest.DataBody(route)) }
 	}
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app := fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		ErrorHandler: fiberbilling.WrapErrorHandler(func(c *fiber.Ctx, err error) error {
+			var ae *fiberbilling.AnsweredError
+			if errors.As(err, &ae) && env.Report != nil {
+				env.Report(ae.Err)
+			}
+			return fiber.DefaultErrorHandler(c, err) // overwritten by the wrapper for billing errors
+		}),
+	})
 	app.Use(func(c *fiber.Ctx) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -55,21 +83,42 @@ func Fiber(t *testing.T, env adaptertest.Env) adaptertest.App {
 		}()
 		return c.Next()
 	})
-	app.Get("/health", bill.Handler(), func(c *fiber.Ctx) error { return send(c, 200, "text/plain", "ok") })
-	app.Get("/api/fetch-data", bill.Handler(), data(200, "fetch-data"))
-	app.Get("/api/fetch-expensive-data", bill.Cost(5*core.Credit), data(200, "fetch-expensive-data"))
+	if env.Identity == adaptertest.ContextClient {
+		app.Use(func(c *fiber.Ctx) error {
+			if client, ok := env.Lookup(c.Get("X-API-Key")); ok {
+				c.Locals(adaptertest.ClientKey, client)
+			}
+			return c.Next()
+		})
+	}
+	if env.Wiring != adaptertest.RouteLevel {
+		app.Use(bill.Handler())
+	}
+	route := func(path string, mw fiber.Handler, h fiber.Handler) {
+		if env.Wiring == adaptertest.Global {
+			app.Get(path, h)
+			return
+		}
+		app.Get(path, mw, h)
+	}
 	app.Get("/api/compute", bill.CostFunc(func(c *fiber.Ctx) (core.Credits, error) {
 		return adaptertest.UnitsCost(c.Query("units"), fiberbilling.BadCost)
 	}), data(200, "compute"))
-	app.Get("/api/quota", bill.Cost(0), data(200, "quota"))
 	app.Get("/api/broken", bill.CostFunc(func(*fiber.Ctx) (core.Credits, error) { return adaptertest.BrokenCost() }), data(200, "broken"))
-	app.Get("/api/unstable", bill.Handler(), data(503, "unstable"))
-	app.Get("/api/fail", bill.Handler(), func(c *fiber.Ctx) error {
+	route("/health", bill.Handler(), func(c *fiber.Ctx) error { return send(c, 200, "text/plain", "ok") })
+	route("/api/fetch-data", bill.Handler(), data(200, "fetch-data"))
+	route("/api/fetch-expensive-data", bill.Cost(core.Whole(5)), data(200, "fetch-expensive-data"))
+	route("/api/quota", bill.Cost(core.Whole(0)), data(200, "quota"))
+	route("/api/unstable", bill.Handler(), data(503, "unstable"))
+	route("/api/fail", bill.Handler(), func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusInternalServerError, "handler failed")
 	})
-	app.Get("/api/panic", bill.Handler(), func(*fiber.Ctx) error { panic("handler panicked") })
-	app.Get("/api/outcome", bill.Handler(), func(c *fiber.Ctx) error {
+	route("/api/panic", bill.Handler(), func(*fiber.Ctx) error { panic("handler panicked") })
+	route("/api/outcome", bill.Handler(), func(c *fiber.Ctx) error {
 		o, ok := fiberbilling.OutcomeFrom(c)
+		if env.Keep != nil {
+			env.Keep(o, ok)
+		}
 		return send(c, 200, "application/json", adaptertest.OutcomeBody(o, ok))
 	})
 	h := app.Handler()

@@ -3,7 +3,7 @@ package fiberbilling
 import (
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/frappy-go/apibilling/internal/httpbilling"
+	"github.com/frappy-go/apibilling/httpbilling"
 )
 
 // Identity returns the client ID of a request. It returns an error that

@@ -1,42 +1,49 @@
 package fiberbilling
 
 import (
+	"context"
 	"errors"
-	"strings"
-	"unsafe"
+	"log/slog"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frappy-go/apibilling/core"
-	"github.com/frappy-go/apibilling/internal/httpbilling"
+	"github.com/frappy-go/apibilling/httpbilling"
 )
 
 // New returns a middleware for app.Use (or a group) that bills every
-// request to the client that Config.Identity finds, one credit each unless
-// Config.Cost or Config.CostFunc say otherwise. In app.Use the route is not
-// known yet, so usage is reported without a label unless Config.Label sets
-// one; the handlers of [Middleware] label it with the route pattern. It
-// panics if Config.Billing or Config.Identity is nil.
-func New(config ...Config) fiber.Handler {
-	m := NewMiddleware(config...)
-	return m.handler(m.cfg.Cost, m.cfg.CostFunc, false)
-}
+// request that a route serves to the client that Config.Identity finds, one
+// credit each unless Config.Cost, Config.CostFunc or Config.Routes say
+// otherwise. It is NewMiddleware(config...).Handler(). It panics if
+// Config.Billing or Config.Identity is nil.
+//
+// A Fiber middleware in app.Use runs before the route is known, so the
+// middleware finds it itself: the first of the app's routes (other than
+// app.Use's) registered for the request's method whose pattern matches the
+// path (fiber.RoutePatternMatch, with the app's CaseSensitive and
+// StrictRouting). Requests no route serves (Fiber's 404 and 405) are not
+// charged; the route's pattern labels the usage and selects the cost of
+// Config.Routes. The match of each path is remembered (up to 4096 paths per
+// app; routes added later are seen).
+func New(config ...Config) fiber.Handler { return NewMiddleware(config...).Handler() }
 
 // Middleware is a configured billing middleware from which route-level
-// handlers are derived, with the configured cost or their own. They label
-// usage with the route pattern, c.Route().Path. It is safe for concurrent
-// use.
+// handlers are derived, with the configured cost or their own. It is safe
+// for concurrent use.
 //
-// A request must be billed by one handler only: use [New] in app.Use, or
-// one handler per route, not both on one route.
+// Its handlers can be combined freely: a request that passes the global
+// [Middleware.Handler] (in app.Use) and a route-level [Middleware.Cost] is
+// charged once, at the route-level cost.
 type Middleware struct {
-	cfg   Config
-	meter *httpbilling.Meter
+	cfg     Config
+	meter   *httpbilling.Meter
+	routes  routeIndexes
+	wrapped wrappedApps
 }
 
 // NewMiddleware returns a Middleware configured by config. It panics if
-// Config.Billing or Config.Identity is nil, or a header name is not a valid
-// HTTP field name.
+// Config.Billing or Config.Identity is nil, a cost of Config.Routes is not
+// set, or a header name is not a valid HTTP field name.
 func NewMiddleware(config ...Config) *Middleware {
 	cfg := configDefault(config...)
 	if cfg.Billing == nil {
@@ -45,23 +52,30 @@ func NewMiddleware(config ...Config) *Middleware {
 	if cfg.Identity == nil {
 		panic("fiberbilling: NewMiddleware expects a non-nil Config.Identity")
 	}
-	httpbilling.CheckCost("fiberbilling: Config.Cost", cfg.Cost)
-	mc := cfg.meterConfig()
-	httpbilling.CheckHeaderNames("fiberbilling: Config", &mc)
-	return &Middleware{cfg: cfg, meter: httpbilling.NewMeter(mc)}
+	if cfg.Cost.IsSet() {
+		httpbilling.CheckCost("fiberbilling: Config.Cost", cfg.Cost)
+	}
+	httpbilling.CheckRoutes("fiberbilling: Config.Routes", cfg.Routes)
+	return &Middleware{cfg: cfg, meter: httpbilling.NewMeter(cfg.meterConfig())}
 }
 
-// Handler returns a route-level handler with the configured cost:
-// Config.Cost or Config.CostFunc. (In app.Use, where the route is not known,
-// it would label usage with the prefix of app.Use: use [New] there.)
-func (m *Middleware) Handler() fiber.Handler { return m.handler(m.cfg.Cost, m.cfg.CostFunc, true) }
+// Handler returns a handler with the configured cost: Config.Cost,
+// Config.CostFunc and Config.Routes. It works in app.Use (see [New]), on a
+// group and on a route.
+func (m *Middleware) Handler() fiber.Handler {
+	var f func(*fiber.Ctx) (core.Credits, error)
+	if m.cfg.CostFunc != nil {
+		f = m.cfg.CostFunc
+	}
+	return m.handler(&httpbilling.Handler[*fiber.Ctx]{Cost: m.cfg.Cost, CostFunc: f, Table: true})
+}
 
 // Cost returns a route-level handler that bills cost, such as
-// 5*core.Credit, with the middleware's other settings. It panics if cost is negative
-// or above [core.MaxCredits].
+// core.Whole(5), with the middleware's other settings. It panics if cost is
+// not set or above [core.MaxCredits].
 func (m *Middleware) Cost(cost core.Credits) fiber.Handler {
-	httpbilling.CheckCost("fiberbilling: Cost", cost)
-	return m.handler(cost, nil, true)
+	httpbilling.CheckCost("fiberbilling: Cost: the cost", cost)
+	return m.handler(&httpbilling.Handler[*fiber.Ctx]{Cost: cost})
 }
 
 // CostFunc returns a route-level handler that bills the cost f computes
@@ -71,56 +85,92 @@ func (m *Middleware) CostFunc(f CostFunc) fiber.Handler {
 	if f == nil {
 		panic("fiberbilling: CostFunc expects a non-nil function")
 	}
-	return m.handler(0, f, true)
+	return m.handler(&httpbilling.Handler[*fiber.Ctx]{CostFunc: f})
 }
 
-// handler returns a handler billing cost, or what costFunc computes; with
-// route, it labels usage with the route pattern by default.
-func (m *Middleware) handler(cost core.Credits, costFunc CostFunc, route bool) fiber.Handler {
+func (m *Middleware) handler(h *httpbilling.Handler[*fiber.Ctx]) fiber.Handler {
 	cfg := &m.cfg
-	var label func(*fiber.Ctx) string
-	switch {
-	case cfg.Label != nil:
-		label = func(c *fiber.Ctx) string { return strings.Clone(cfg.Label(c)) } // out of Fiber's buffers
-	case route:
-		label = func(c *fiber.Ctx) string { return c.Route().Path } // the route's own string: safe to keep
+	h.Meter = m.meter
+	h.Identity = cfg.Identity
+	h.Skip = cfg.Next
+	h.Label = cfg.Label
+	h.Volatile = true
+	h.Denied = errorHandler(cfg.DenyHandler)
+	h.Failed = errorHandler(cfg.ErrorHandler)
+	h.Unidentified = errorHandler(cfg.IdentityHandler)
+	io := fiberIO{m}
+	return func(c *fiber.Ctx) error { return h.Serve(io, c) }
+}
+
+func errorHandler(h ErrorHandler) func(*fiber.Ctx, error) error {
+	if h == nil {
+		return nil
 	}
-	return func(c *fiber.Ctx) error {
-		if cfg.Next != nil && cfg.Next(c) {
-			return c.Next()
-		}
-		ctx := c.UserContext()
-		ch := httpbilling.NewCharge()
-		httpbilling.Decide(ctx, m.meter, ch, c, cfg.Identity, cost, costFunc, label)
-		h := &c.Response().Header
-		for i := range ch.NumHeaders() {
-			name, value := ch.Header(i)
-			h.SetCanonical(bytesOf(name), bytesOf(value)) // copied
-		}
-		if ch.Status != 0 {
-			err := m.answer(c, ch) // copies the body
-			ch.Release()
-			return err
-		}
-		billed := ch.Billed
-		if billed {
-			c.Locals(outcomeKey{}, &ch.Outcome)
-		}
-		handled := false
-		defer func() {
-			if billed {
-				c.Locals(outcomeKey{}, nil) // before the release: no handler finds ch
-			}
-			if !handled { // the handler panicked: a recovery middleware answers 500
-				m.meter.Finish(ctx, ch, fiber.StatusInternalServerError)
-			}
-			ch.Release()
-		}()
-		err := c.Next()
-		handled = true
-		m.meter.Finish(ctx, ch, statusOf(c, err))
-		return err
+	return h
+}
+
+// fiberIO is Fiber's request I/O for the shared layer.
+type fiberIO struct{ m *Middleware }
+
+func (fiberIO) Context(c *fiber.Ctx) context.Context { return c.UserContext() }
+
+func (fiberIO) Header(c *fiber.Ctx, name string) string { return c.Get(name) }
+
+func (io fiberIO) Route(c *fiber.Ctx) httpbilling.Route {
+	method := c.Method()
+	pattern, ok := io.m.routes.match(c.App(), method, c.Path())
+	return httpbilling.Route{Method: method, Pattern: pattern, Matched: ok}
+}
+
+func (fiberIO) SetHeaders(c *fiber.Ctx, hs *httpbilling.Headers) {
+	h := &c.Response().Header
+	for i := range hs.Len() {
+		h.SetBytesV(hs.Name(i), hs.Bytes(i)) // copied
 	}
+}
+
+func (fiberIO) DelHeaders(c *fiber.Ctx, hs *httpbilling.Headers) {
+	h := &c.Response().Header
+	for i := range hs.Len() {
+		h.Del(hs.Name(i))
+	}
+}
+
+func (fiberIO) Write(c *fiber.Ctx, status int, body []byte) error {
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, httpbilling.ProblemContentType)
+	c.Response().SetBody(body) // copied
+	return nil
+}
+
+func (fiberIO) Next(c *fiber.Ctx) (int, error) {
+	err := c.Next()
+	return statusOf(c, err), err
+}
+
+func (fiberIO) Load(c *fiber.Ctx) *httpbilling.State { return load(c) }
+
+func (fiberIO) Store(c *fiber.Ctx, st *httpbilling.State) {
+	if st == nil {
+		c.Locals(stateKey{}, nil)
+		return
+	}
+	c.Locals(stateKey{}, st)
+}
+
+// Fail hands a failure the middleware answered (500, 503) to the app's
+// error handler when it is wrapped with [WrapErrorHandler], which keeps the
+// answer; otherwise it logs it with Config.Logger.
+func (io fiberIO) Fail(c *fiber.Ctx, a httpbilling.Answer, err error) error {
+	if !a.Report {
+		return nil
+	}
+	if io.m.wrapped.wrapped(c.App()) {
+		return &AnsweredError{Status: a.Status, Err: err}
+	}
+	io.m.meter.Logger().LogAttrs(c.UserContext(), slog.LevelError, "apibilling: request not billed",
+		slog.Int("status", a.Status), slog.String("method", c.Method()), slog.Any("error", err))
+	return nil
 }
 
 // statusOf returns the status of the handler's answer: the one set, or the
@@ -133,28 +183,9 @@ func statusOf(c *fiber.Ctx, err error) int {
 	if errors.As(err, &fe) {
 		return fe.Code
 	}
+	var ae *AnsweredError
+	if errors.As(err, &ae) {
+		return ae.Status
+	}
 	return fiber.StatusInternalServerError
 }
-
-// answer answers a request that does not pass.
-func (m *Middleware) answer(c *fiber.Ctx, ch *httpbilling.Charge) error {
-	var h ErrorHandler
-	switch ch.Kind() {
-	case httpbilling.Denied:
-		h = m.cfg.DenyHandler
-	case httpbilling.Unidentified:
-		h = m.cfg.IdentityHandler
-	default:
-		h = m.cfg.ErrorHandler
-	}
-	if h != nil {
-		return h(c, ch.Err)
-	}
-	c.Status(ch.Status)
-	c.Set(fiber.HeaderContentType, httpbilling.ProblemContentType)
-	c.Response().SetBody(ch.Problem()) // copied
-	return nil
-}
-
-// bytesOf returns the bytes of s, to be read only.
-func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

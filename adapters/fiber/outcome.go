@@ -4,19 +4,25 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/httpbilling"
 )
 
-type outcomeKey struct{}
+// stateKey is the key of a request's billing state in c.Locals.
+type stateKey struct{}
 
 // OutcomeFrom returns the outcome of the request's charge, for a handler
-// behind the middleware: remaining credits, renewal and the most
+// behind the middleware: the cost, remaining credits, renewal and the most
 // constrained quota ([core.Outcome.Lowest]). It reports false for a request
-// that was skipped or passed unbilled because the store failed.
+// that was skipped, that no route serves, or that passed unbilled because
+// the store failed.
 //
-// The outcome is valid only until the handler returns: the middleware then
-// reuses its memory for another request. To keep it, copy the value
-// (o := *outcome); it holds no string of Fiber's buffers.
-func OutcomeFrom(c *fiber.Ctx) (*core.Outcome, bool) {
-	o, ok := c.Locals(outcomeKey{}).(*core.Outcome)
-	return o, ok
+// The outcome is a copy that holds no string of Fiber's buffers: keep it,
+// or hand it to a goroutine, as long as you like. Call OutcomeFrom while
+// the request is being handled: the request's billing state is reused once
+// it is done.
+func OutcomeFrom(c *fiber.Ctx) (core.Outcome, bool) { return load(c).Outcome() }
+
+func load(c *fiber.Ctx) *httpbilling.State {
+	st, _ := c.Locals(stateKey{}).(*httpbilling.State)
+	return st
 }

@@ -18,7 +18,7 @@ import (
 func newBilling() (*core.Billing, func(key string) (string, bool)) {
 	now := time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC)
 	b := core.New(memory.New(), core.WithClock(func() time.Time { return now }))
-	if err := b.SetQuotas("client1", core.Quota{Period: core.Day, Limit: 10 * core.Credit}); err != nil {
+	if err := b.SetQuotas("client1", core.Quota{Period: core.Day, Limit: core.Whole(10)}); err != nil {
 		panic(err)
 	}
 	keys := map[string]string{"demo-key-1": "client1"}
@@ -59,11 +59,11 @@ func ExampleMiddleware_Cost() {
 	bill := ginbilling.NewMiddleware(b, ginbilling.MapKey(
 		ginbilling.FirstOf(ginbilling.Header("X-API-Key"), ginbilling.Bearer()), lookup))
 	r := gin.New()
-	r.GET("/api/fetch-expensive-data", bill.Cost(5*core.Credit), func(c *gin.Context) { c.String(200, "ok") })
+	r.GET("/api/fetch-expensive-data", bill.Cost(core.Whole(5)), func(c *gin.Context) { c.String(200, "ok") })
 	r.GET("/api/compute", bill.CostFunc(func(c *gin.Context) (core.Credits, error) {
 		units, err := core.ParseCredits(c.Query("units"))
 		if err != nil {
-			return 0, ginbilling.BadCost(400, "units must be a non-negative decimal number")
+			return core.Credits{}, ginbilling.BadCost(400, "units must be a non-negative decimal number")
 		}
 		return units, nil
 	}), func(c *gin.Context) { c.String(200, "ok") })

@@ -5,7 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/frappy-go/apibilling/internal/httpbilling"
+	"github.com/frappy-go/apibilling/httpbilling"
 )
 
 // Identity returns the client ID of a request. It returns an error that

@@ -7,7 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/frappy-go/apibilling/core"
-	"github.com/frappy-go/apibilling/internal/httpbilling"
+	"github.com/frappy-go/apibilling/httpbilling"
 )
 
 // Option configures a [Middleware].
@@ -15,20 +15,23 @@ type Option func(*config)
 
 // CostFunc returns the cost of a request, for costs that depend on it.
 // Returning an error charges nothing: [BadCost] answers its own status
-// (such as 400), other errors answer 500.
+// (such as 400), other errors answer 500. Returning the zero Credits (not
+// set) is an invalid cost: 500, nothing charged.
 type CostFunc func(c *gin.Context) (core.Credits, error)
 
 // ErrorHandler answers a request the middleware does not pass to its
-// handler; err says why (see [StatusOf]). Its text may
-// name the client: do not send it in the response. The rate-limit headers and
-// Retry-After are already set. The request is aborted afterwards.
+// handler; err says why (see [StatusOf]). Its text may name the client: do
+// not send it in the response. The rate-limit headers and Retry-After are
+// already set. The request is aborted afterwards. A custom handler
+// replaces the answer and the report: call c.Error(err) to record it.
 type ErrorHandler func(c *gin.Context, err error)
 
 // WithCost sets the cost of every request billed by [Middleware.Handler]
-// (and [New]). Default: 1 credit ([core.Credit]); 0 bills nothing but still
-// answers the headers.
+// (and [New]), such as core.Whole(2). Default: 1 credit; core.Whole(0)
+// bills nothing but still answers the headers. It panics if cost is not
+// set or above [core.MaxCredits].
 func WithCost(cost core.Credits) Option {
-	httpbilling.CheckCost("ginbilling: WithCost", cost)
+	httpbilling.CheckCost("ginbilling: WithCost: the cost", cost)
 	return func(c *config) { c.cost, c.costFunc = cost, nil }
 }
 
@@ -40,6 +43,21 @@ func WithCostFunc(f CostFunc) Option {
 	}
 	return func(c *config) { c.costFunc = f }
 }
+
+// WithRoutes gives routes their own costs in the middleware's
+// [Middleware.Handler] (and [New]), for a global middleware: route pattern
+// -> cost, such as {"/api/fetch-expensive-data": core.Whole(5)}, a key
+// optionally starting with a method ("GET /api/report"). Patterns are
+// gin's (c.FullPath()): "/items/:id". A route-level handler still wins:
+// the request is charged once, at its cost. It panics if a cost is not set.
+func WithRoutes(routes map[string]core.Credits) Option {
+	httpbilling.CheckRoutes("ginbilling: WithRoutes", routes)
+	return func(c *config) { c.meter.Routes = routes }
+}
+
+// WithKeyHeader renames the request header that carries an idempotency key.
+// Default: Idempotency-Key.
+func WithKeyHeader(name string) Option { return func(c *config) { c.meter.KeyHeader = name } }
 
 // WithSkipper skips billing for the requests skip reports true for: they
 // pass unbilled and without rate-limit headers.
@@ -54,7 +72,7 @@ func WithLabel(label func(c *gin.Context) string) Option {
 }
 
 // WithRefund sets which statuses of the handler refund the request's
-// charge. Default: status >= 500. A nil predicate never refunds.
+// charge. Default: status >= 500 (a panic counts as 500). A nil predicate never refunds.
 func WithRefund(refund func(status int) bool) Option {
 	if refund == nil {
 		refund = func(int) bool { return false }
@@ -74,17 +92,19 @@ func WithStoreRetryAfter(d time.Duration) Option {
 }
 
 // WithLogger sets the logger of store failures passed with
-// [WithFailOpen] and of failed refunds. Default: [slog.Default].
+// [WithFailOpen] and of failed refunds. Default: [slog.Default]. The
+// failures the middleware answers (500, 503) go to c.Error.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.meter.Logger = l } }
 
 // WithDeniedHandler replaces the answer to a refused request: 429 (err is a
-// [*core.QuotaExceededError]) or 403 (err wraps [core.ErrNoQuotas]).
+// [*core.QuotaExceededError], or wraps [core.ErrUsageOverflow]) or 403 (err wraps [core.ErrNoQuotas]).
 // Default: the problem+json body of the HTTP behaviour.
 func WithDeniedHandler(h ErrorHandler) Option { return func(c *config) { c.denied = h } }
 
-// WithErrorHandler replaces the answer to a request whose cost or billing
-// failed: 500 (invalid cost), the status of [BadCost], or 503 (err wraps
-// [core.ErrStoreUnavailable]). Default: problem+json.
+// WithErrorHandler replaces the answer to a request whose cost, key or
+// billing failed: 400 (a malformed Idempotency-Key), 422 (a key reused for
+// another charge), 500 (invalid cost), the status of [BadCost], or 503
+// (err wraps [core.ErrStoreUnavailable]). Default: problem+json.
 func WithErrorHandler(h ErrorHandler) Option { return func(c *config) { c.failed = h } }
 
 // WithIdentityHandler replaces the answer to a request without a valid

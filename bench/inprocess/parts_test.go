@@ -7,71 +7,83 @@ import (
 
 	"github.com/frappy-go/apibilling/bench/internal/apps"
 	"github.com/frappy-go/apibilling/core"
-	"github.com/frappy-go/apibilling/internal/httpbilling"
+	"github.com/frappy-go/apibilling/httpbilling"
 )
-
-// sink keeps a charge reachable, as an adapter that stores it on the
-// request context does, so that it is allocated on the heap.
-var sink *httpbilling.Charge
 
 // BenchmarkParts splits apibilling's per-request overhead into its layers,
 // serially, with the X-RateLimit-* headers only (the comparison with
 // ulule/limiter and fiber's limiter):
 //
-//   - track: core.Billing.TrackLabel on the memory store;
-//   - meter: httpbilling.Meter.Charge, the shared HTTP layer, on a new
-//     Charge per request (heap-allocated, as the adapters do): TrackLabel,
-//     the decision and the header values;
-//   - meter-reused: the same on one Charge zeroed between requests, which
-//     shows what the per-request allocation of the Charge costs;
-//   - meter-headers: meter, then the headers set in a net/http header
-//     map, as the gin and echo adapters do.
+//   - track: core.Billing.ChargeInto on the memory store, into a reused
+//     Outcome (the core path);
+//   - flow: httpbilling.Handler.Serve, the shared per-request flow, over a
+//     framework that does nothing: the identity, the key header read, the
+//     pooled state, the charge and the header values;
+//   - flow-headers: the same, with the headers set in a net/http header
+//     map, as the gin, echo and net/http adapters do.
 //
-// The rest of an adapter's overhead (the identity, the framework's context
-// and the handler chain) is the framework benchmark's billing-memory-legacy
-// minus bare, minus meter-headers.
+// The rest of an adapter's overhead (the framework's context, its
+// request-scoped storage and the handler chain) is the framework
+// benchmark's billing-memory-legacy minus bare, minus flow-headers.
 func BenchmarkParts(b *testing.B) {
-	ctx := context.Background()
-	newMeter := func() *httpbilling.Meter {
-		return httpbilling.NewMeter(httpbilling.Config{Billing: apps.MemoryBilling(), NoDraftHeaders: true})
-	}
-	check := func(b *testing.B, ch *httpbilling.Charge) {
-		if ch.Status != 0 || ch.NumHeaders() != 3 {
-			b.Fatalf("status %d, %d headers, err %v", ch.Status, ch.NumHeaders(), ch.Err)
-		}
-	}
 	b.Run("track", func(b *testing.B) { track(b, apps.MemoryBilling(), 0) })
-	b.Run("meter", func(b *testing.B) {
+	flow := func(b *testing.B, headers bool) {
 		b.ReportAllocs()
-		m := newMeter()
-		for b.Loop() {
-			ch := new(httpbilling.Charge)
-			m.Charge(ctx, ch, apps.ClientID, apps.Path, core.Credit)
-			check(b, ch)
-			sink = ch
+		h := &httpbilling.Handler[*request]{
+			Meter: httpbilling.NewMeter(httpbilling.Config{Billing: apps.MemoryBilling(), NoDraftHeaders: true}),
+			Identity: func(r *request) (string, error) {
+				if r.key == apps.Key {
+					return apps.ClientID, nil
+				}
+				return "", httpbilling.ErrUnknownClient
+			},
 		}
-	})
-	b.Run("meter-reused", func(b *testing.B) {
-		b.ReportAllocs()
-		m := newMeter()
-		ch := new(httpbilling.Charge)
+		r := &request{key: apps.Key, headers: headers}
 		for b.Loop() {
-			*ch = httpbilling.Charge{}
-			m.Charge(ctx, ch, apps.ClientID, apps.Path, core.Credit)
-			check(b, ch)
+			if headers {
+				r.h = make(http.Header, 4) // as net/http starts each response
+			}
+			if err := h.Serve(nopIO{}, r); err != nil || r.n != 3 {
+				b.Fatalf("err %v, %d headers", err, r.n)
+			}
 		}
-	})
-	b.Run("meter-headers", func(b *testing.B) {
-		b.ReportAllocs()
-		m := newMeter()
-		h := http.Header{}
-		for b.Loop() {
-			clear(h)
-			ch := new(httpbilling.Charge)
-			m.Charge(ctx, ch, apps.ClientID, apps.Path, core.Credit)
-			check(b, ch)
-			ch.SetHeaders(h)
-			sink = ch
-		}
-	})
+	}
+	b.Run("flow", func(b *testing.B) { flow(b, false) })
+	b.Run("flow-headers", func(b *testing.B) { flow(b, true) })
 }
+
+// request is a request of a framework that does nothing.
+type request struct {
+	key     string
+	st      *httpbilling.State
+	headers bool
+	h       http.Header
+	n       int
+}
+
+type nopIO struct{}
+
+func (nopIO) Context(*request) context.Context { return context.Background() }
+func (nopIO) Header(r *request, name string) string {
+	if name == "X-Api-Key" {
+		return r.key
+	}
+	return ""
+}
+func (nopIO) Route(*request) httpbilling.Route {
+	return httpbilling.Route{Method: "GET", Pattern: apps.Path, Matched: true}
+}
+func (nopIO) SetHeaders(r *request, hs *httpbilling.Headers) {
+	r.n = hs.Len()
+	if r.headers {
+		hs.SetIn(r.h)
+	}
+}
+func (nopIO) DelHeaders(*request, *httpbilling.Headers)      {}
+func (nopIO) Write(*request, int, []byte) error              { return nil }
+func (nopIO) Next(*request) (int, error)                     { return http.StatusOK, nil }
+func (nopIO) Load(r *request) *httpbilling.State             { return r.st }
+func (nopIO) Store(r *request, st *httpbilling.State)        { r.st = st }
+func (nopIO) Fail(*request, httpbilling.Answer, error) error { return nil }
+
+var _ core.Credits // the core path is track's

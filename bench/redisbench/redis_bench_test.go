@@ -77,7 +77,7 @@ func apibilling(b *testing.B, c *goredis.Client, clients int, quotas ...core.Quo
 		}
 	}
 	return func(ctx context.Context, i int) (bool, error) {
-		out, err := bill.Track(ctx, ids[i], core.Credit)
+		out, err := bill.Track(ctx, ids[i], core.Whole(1))
 		return out.Allowed(), err
 	}
 }

@@ -3,10 +3,6 @@ package memory
 import (
 	"context"
 	"hash/maphash"
-	"io"
-	"slices"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,7 +15,7 @@ type Store struct {
 	retention int64 // nanoseconds; 0 keeps usage aggregates
 	closed    atomic.Bool
 	importing atomic.Pointer[string] // the ID of an import in progress
-	shards    [64]shard
+	shards    [1 << shardBits]shard
 }
 
 // Option configures a [Store].
@@ -43,46 +39,6 @@ func WithRetention(d time.Duration) Option {
 	}
 }
 
-type shard struct {
-	mu    sync.Mutex
-	index map[string]int32 // client ID -> position in clients
-	// clients holds every client's state by value, so a charge reaches
-	// its counters in one step from the index.
-	clients []client
-	keys    map[keyID]*core.KeyRecord
-	expiry  []keyID // keys in the order they were recorded, for pruning
-	_       [24]byte
-}
-
-type keyID struct{ client, key string }
-
-// client is one client's usage: one counter per period (replaced when a
-// later window starts, so ended windows are dropped) and the usage
-// aggregates by hour, oldest first. The last hour is where nearly every
-// charge goes.
-type client struct {
-	slots [core.MaxQuotas]slot
-	hours []hour
-}
-
-type slot struct {
-	start, end int64
-	used       int64
-	fired      uint8
-	held       bool // the slot counts a window
-}
-
-// hour is the usage of one hour, by label.
-type hour struct {
-	start, end int64
-	labels     []labelUsage
-}
-
-type labelUsage struct {
-	label   string
-	credits int64
-}
-
 var _ core.Store = (*Store)(nil)
 
 // New returns an empty store.
@@ -97,17 +53,6 @@ func New(opts ...Option) *Store {
 	return s
 }
 
-func (sh *shard) reset() {
-	sh.index = make(map[string]int32)
-	sh.clients = nil
-	sh.keys = make(map[keyID]*core.KeyRecord)
-	sh.expiry = nil
-}
-
-func (s *Store) shard(id string) *shard {
-	return &s.shards[maphash.String(s.seed, id)%uint64(len(s.shards))]
-}
-
 func (s *Store) check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -116,24 +61,6 @@ func (s *Store) check(ctx context.Context) error {
 		return core.ErrClosed
 	}
 	return nil
-}
-
-// lookup returns the client's state, or nil.
-func (sh *shard) lookup(id string) *client {
-	if i, ok := sh.index[id]; ok {
-		return &sh.clients[i]
-	}
-	return nil
-}
-
-// add returns the client's state, created if needed.
-func (sh *shard) add(id string) *client {
-	if c := sh.lookup(id); c != nil {
-		return c
-	}
-	sh.index[strings.Clone(id)] = int32(len(sh.clients))
-	sh.clients = append(sh.clients, client{})
-	return &sh.clients[len(sh.clients)-1]
 }
 
 // usedFor returns the usage a slot holds for w: none if w starts after the
@@ -152,11 +79,17 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 	if err := s.check(ctx); err != nil {
 		return res, err
 	}
-	sh := s.shard(op.Client)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	sh, h := s.shard(op.Client)
+	sh.mu.Lock() // unlocked without defer: nothing below panics
+	sh.deduct(h, op, &res, s.retention)
+	sh.mu.Unlock()
+	return res, nil
+}
+
+// deduct is Deduct under the shard's lock.
+func (sh *shard) deduct(h uint64, op *core.Op, res *core.Result, retention int64) {
 	if op.Key != "" {
-		if r := sh.keys[keyID{op.Client, op.Key}]; r != nil && r.Expires > op.At {
+		if r := sh.keyAt(op); r != nil {
 			rec := *r
 			res.Record = &rec
 			if r.Matches(op) {
@@ -164,46 +97,59 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 			} else {
 				res.Conflict = true
 			}
-			return res, nil
+			return
 		}
 	}
-	c := sh.lookup(op.Client)
-	res.OK = true
+	c := sh.lookup(h, op.Client)
+	cost := op.Cost
+	ok, overflow := true, false
 	ws := op.Windows()
-	for i := range ws {
-		w := &ws[i]
-		var u int64
-		if c != nil {
-			u = c.slots[w.Period].usedFor(w)
+	if c != nil {
+		for i := range ws {
+			w := &ws[i]
+			u := c.slots[w.Period].usedFor(w)
+			res.Used[i] = u
+			ok = ok && w.Fits(u, cost)
+			overflow = overflow || core.Overflows(u, cost)
 		}
-		res.Used[i] = u
-		if !w.Fits(u, op.Cost) {
-			res.OK = false
-		}
-		if core.Overflows(u, op.Cost) {
-			res.OK, res.Overflow = false, true
+	} else {
+		for i := range ws {
+			ok = ok && ws[i].Fits(0, cost)
 		}
 	}
-	if res.OK && op.Cost > 0 && c != nil && core.Overflows(c.usage(op.Bucket.Start, op.Label), op.Cost) {
-		res.OK, res.Overflow = false, true
+	// The hour aggregate is found once: checked here, added to below.
+	var agg *int64
+	if c != nil && cost > 0 && ok && !overflow {
+		if hr := c.hourAt(op.Bucket.Start); hr != nil {
+			if agg = hr.find(op.Label); agg != nil && core.Overflows(*agg, cost) {
+				overflow = true
+			}
+		}
 	}
-	if !res.OK {
-		return res, nil
+	if !ok || overflow {
+		res.Overflow = overflow
+		return
 	}
-	if op.Cost > 0 { // a zero cost counts nothing: no state is created
-		sh.charge(c, op, &res, s.retention)
+	res.OK = true
+	if cost > 0 { // a zero cost counts nothing: no state is created
+		if c == nil {
+			c = sh.add(h, op.Client)
+		}
+		c.chargeWindows(op, res)
+		if agg != nil {
+			*agg += cost
+		} else {
+			c.addHour(op.Bucket, retention).add(sh.intern(op.Label), cost)
+		}
 	}
 	if op.Key != "" {
 		sh.record(op, &res.Used)
 	}
-	return res, nil
 }
 
-// charge adds op's cost to its windows and hour aggregate.
-func (sh *shard) charge(c *client, op *core.Op, res *core.Result, retention int64) {
-	if c == nil {
-		c = sh.add(op.Client)
-	}
+// chargeWindows adds op's cost to its windows, replacing the counters of
+// ended windows, and sets the threshold bits reached.
+func (c *client) chargeWindows(op *core.Op, res *core.Result) {
 	ws := op.Windows()
 	for i := range ws {
 		w := &ws[i]
@@ -216,113 +162,35 @@ func (sh *shard) charge(c *client, op *core.Op, res *core.Result, retention int6
 		}
 		sl.used += op.Cost
 		res.Used[i] = sl.used
-		if bits := w.Reached(sl.used, sl.fired); bits != 0 {
-			sl.fired |= bits
-			res.Fired[i] = bits
-		}
-	}
-	c.charge(op.Bucket, op.Label, op.Cost, retention)
-}
-
-// record keeps the key record of op, whose windows' usage is now used, and
-// drops expired records.
-func (sh *shard) record(op *core.Op, used *[core.MaxQuotas]int64) {
-	for len(sh.expiry) > 0 {
-		k := sh.expiry[0]
-		r := sh.keys[k]
-		if r != nil && r.Expires > op.At {
-			break
-		}
-		delete(sh.keys, k)
-		sh.expiry = sh.expiry[1:]
-	}
-	r := op.Record(used)
-	r.Client, r.Key, r.Label = strings.Clone(r.Client), strings.Clone(r.Key), strings.Clone(r.Label)
-	k := keyID{r.Client, r.Key}
-	if _, ok := sh.keys[k]; !ok {
-		sh.expiry = append(sh.expiry, k)
-	}
-	sh.keys[k] = &r
-}
-
-// usage returns the credits of the aggregate of the hour starting at start
-// and label.
-func (c *client) usage(start int64, label string) int64 {
-	if i, ok := c.findHour(start); ok {
-		h := &c.hours[i]
-		for j := range h.labels {
-			if h.labels[j].label == label {
-				return h.labels[j].credits
+		if w.Levels != noLevels {
+			if bits := w.Reached(sl.used, sl.fired); bits != 0 {
+				sl.fired |= bits
+				res.Fired[i] = bits
 			}
 		}
 	}
-	return 0
 }
 
-// findHour returns the position of the hour starting at start, or where
-// it would be inserted.
-func (c *client) findHour(start int64) (int, bool) {
-	if n := len(c.hours); n > 0 && c.hours[n-1].start == start {
-		return n - 1, true // the current hour
-	}
-	return slices.BinarySearchFunc(c.hours, start, func(h hour, s int64) int {
-		switch {
-		case h.start < s:
-			return -1
-		case h.start > s:
-			return 1
-		}
-		return 0
-	})
-}
-
-// charge adds cost to the aggregate of the hour and label, and drops
-// aggregates older than retention before the latest hour.
-func (c *client) charge(b core.Span, label string, cost, retention int64) {
-	i, ok := c.findHour(b.Start)
-	if !ok {
-		c.hours = slices.Insert(c.hours, i, hour{start: b.Start, end: b.End})
-		if retention > 0 && i == len(c.hours)-1 {
-			cut := b.Start - retention
-			k := 0
-			for k < len(c.hours) && c.hours[k].start < cut {
-				k++
-			}
-			if k > 0 {
-				c.hours = slices.Delete(c.hours, 0, k)
-				i -= k
-			}
-		}
-	}
-	h := &c.hours[i]
-	for j := range h.labels {
-		if h.labels[j].label == label {
-			h.labels[j].credits += cost
-			return
-		}
-	}
-	h.labels = append(h.labels, labelUsage{label: strings.Clone(label), credits: cost})
-}
+var noLevels [core.MaxLevels]int64
 
 // Refund implements [core.Store.Refund].
 func (s *Store) Refund(ctx context.Context, op *core.Op) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	sh := s.shard(op.Client)
+	sh, h := s.shard(op.Client)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if op.Key != "" {
-		k := keyID{op.Client, op.Key}
-		r := sh.keys[k]
-		if r == nil || r.Expires <= op.At {
+		r := sh.keyAt(op)
+		if r == nil {
 			return nil
 		}
-		delete(sh.keys, k) // its place in expiry is skipped when pruned
+		delete(sh.keys, keyID{op.Client, op.Key}) // its place in expiry is skipped when pruned
 		rop := r.Op()
 		op = &rop
 	}
-	c := sh.lookup(op.Client)
+	c := sh.lookup(h, op.Client)
 	if c == nil || op.Cost == 0 {
 		return nil
 	}
@@ -331,12 +199,9 @@ func (s *Store) Refund(ctx context.Context, op *core.Op) error {
 			sl.used = max(0, sl.used-op.Cost)
 		}
 	}
-	if i, ok := c.findHour(op.Bucket.Start); ok {
-		h := &c.hours[i]
-		for j := range h.labels {
-			if h.labels[j].label == op.Label {
-				h.labels[j].credits = max(0, h.labels[j].credits-op.Cost)
-			}
+	if hr := c.hourAt(op.Bucket.Start); hr != nil {
+		if p := hr.find(op.Label); p != nil {
+			*p = max(0, *p-op.Cost)
 		}
 	}
 	return nil
@@ -348,10 +213,10 @@ func (s *Store) Usage(ctx context.Context, op *core.Op) (core.Result, error) {
 	if err := s.check(ctx); err != nil {
 		return res, err
 	}
-	sh := s.shard(op.Client)
+	sh, h := s.shard(op.Client)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if c := sh.lookup(op.Client); c != nil {
+	if c := sh.lookup(h, op.Client); c != nil {
 		ws := op.Windows()
 		for i := range ws {
 			res.Used[i] = c.slots[ws[i].Period].usedFor(&ws[i])
@@ -365,54 +230,47 @@ func (s *Store) Report(ctx context.Context, q core.ReportQuery) ([]core.UsageRec
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	sh := s.shard(q.Client)
+	sh, h := s.shard(q.Client)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	c := sh.lookup(q.Client)
+	c := sh.lookup(h, q.Client)
 	if c == nil {
 		return nil, nil
 	}
 	var out []core.UsageRecord
-	i, _ := c.findHour(q.From)
-	for ; i < len(c.hours) && c.hours[i].start < q.To; i++ {
-		h := &c.hours[i]
-		for _, l := range h.labels {
-			out = append(out, core.UsageRecord{Bucket: core.Span{Start: h.start, End: h.end}, Label: l.label, Credits: l.credits})
+	c.eachHour(q.From, q.To, func(hr *hour) {
+		for i := range hr.n {
+			l := hr.label(i)
+			out = append(out, core.UsageRecord{Bucket: core.Span{Start: hr.start, End: hr.end}, Label: l.label, Credits: l.credits})
 		}
-	}
+	})
 	return out, nil
 }
 
-// Delete implements [core.Store.Delete].
+// Delete implements [core.Store.Delete]. Sums are capped at
+// [core.MaxUsage].
 func (s *Store) Delete(ctx context.Context, op *core.DeleteOp) (int64, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
 	}
-	sh := s.shard(op.Client)
+	sh, h := s.shard(op.Client)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	c := sh.lookup(op.Client)
+	c := sh.lookup(h, op.Client)
 	if c == nil {
 		return 0, nil
 	}
 	var total int64
 	var inWindow [core.MaxQuotas]int64
-	from, _ := c.findHour(op.From)
-	to := from
-	for ; to < len(c.hours) && c.hours[to].start < op.To; to++ {
-		h := &c.hours[to]
-		var sum int64
-		for _, l := range h.labels {
-			sum += l.credits
-		}
-		total += sum
+	c.deleteHours(op.From, op.To, func(hr *hour) {
+		sum := hr.sum()
+		total = addCapped(total, sum)
 		for i, w := range op.Windows() {
-			if h.start < w.End && w.Start < h.end {
-				inWindow[i] += sum
+			if hr.start < w.End && w.Start < hr.end {
+				inWindow[i] = addCapped(inWindow[i], sum)
 			}
 		}
-	}
-	c.hours = slices.Delete(c.hours, from, to)
+	})
 	for i, w := range op.Windows() {
 		if sl := &c.slots[w.Period]; sl.held && sl.start == w.Start {
 			sl.used = max(0, sl.used-inWindow[i])
@@ -421,133 +279,12 @@ func (s *Store) Delete(ctx context.Context, op *core.DeleteOp) (int64, error) {
 	return total, nil
 }
 
-// Export implements [core.Store.Export]. Each shard is read under its
-// lock, one at a time, so the export is consistent per client.
-func (s *Store) Export(ctx context.Context, fn func(*core.Record) error) error {
-	if err := s.check(ctx); err != nil {
-		return err
+// addCapped returns a+b for a, b >= 0, capped at core.MaxUsage.
+func addCapped(a, b int64) int64 {
+	if core.Overflows(a, b) {
+		return core.MaxUsage
 	}
-	var recs []core.Record
-	for i := range s.shards {
-		sh := &s.shards[i]
-		recs = recs[:0]
-		sh.mu.Lock()
-		for id, ci := range sh.index {
-			c := &sh.clients[ci]
-			for p, sl := range c.slots {
-				if sl.held {
-					recs = append(recs, core.Record{Kind: core.RecordWindow, Client: id, Period: core.Period(p),
-						Start: sl.start, End: sl.end, Used: sl.used, Fired: sl.fired})
-				}
-			}
-			for _, h := range c.hours {
-				for _, l := range h.labels {
-					recs = append(recs, core.Record{Kind: core.RecordUsage, Client: id, Start: h.start, End: h.end,
-						Label: l.label, Used: l.credits})
-				}
-			}
-		}
-		now := time.Now().UnixNano()
-		for _, r := range sh.keys {
-			if r.Expires > now {
-				recs = append(recs, core.Record{Kind: core.RecordKey, Client: r.Client, Key: *r})
-			}
-		}
-		sh.mu.Unlock()
-		for j := range recs {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := fn(&recs[j]); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// empty reports whether the store holds no state.
-func (s *Store) empty() bool {
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		n := len(sh.clients) + len(sh.keys)
-		sh.mu.Unlock()
-		if n > 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// Import implements [core.Store.Import].
-func (s *Store) Import(ctx context.Context, next func() (*core.Record, error), opts core.ImportOptions) error {
-	if err := s.check(ctx); err != nil {
-		return err
-	}
-	resume := opts.ID != "" && s.importing.Load() != nil && *s.importing.Load() == opts.ID
-	if !opts.Merge && !resume && !s.empty() {
-		return core.ErrNotEmpty
-	}
-	if opts.ID != "" {
-		id := opts.ID
-		s.importing.Store(&id)
-	}
-	for {
-		if err := s.check(ctx); err != nil {
-			return err
-		}
-		rec, err := next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		s.importRecord(rec, opts.Merge)
-	}
-	s.importing.Store(nil)
-	return nil
-}
-
-func (s *Store) importRecord(rec *core.Record, merge bool) {
-	sh := s.shard(rec.Client)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	switch rec.Kind {
-	case core.RecordWindow:
-		if !rec.Period.Valid() {
-			return
-		}
-		sl := &sh.add(rec.Client).slots[rec.Period]
-		st := core.MergeWindow(core.WindowState{Start: sl.start, End: sl.end, Used: sl.used, Fired: sl.fired, Held: sl.held}, rec, merge)
-		*sl = slot{start: st.Start, end: st.End, used: st.Used, fired: st.Fired, held: st.Held}
-	case core.RecordUsage:
-		c := sh.add(rec.Client)
-		i, ok := c.findHour(rec.Start)
-		if !ok {
-			c.hours = slices.Insert(c.hours, i, hour{start: rec.Start, end: rec.End})
-		}
-		h := &c.hours[i]
-		for j := range h.labels {
-			if h.labels[j].label == rec.Label {
-				h.labels[j].credits = core.MergeUsage(h.labels[j].credits, rec.Used, merge)
-				return
-			}
-		}
-		h.labels = append(h.labels, labelUsage{label: strings.Clone(rec.Label), credits: rec.Used})
-	case core.RecordKey:
-		k := keyID{strings.Clone(rec.Key.Client), strings.Clone(rec.Key.Key)}
-		if _, ok := sh.keys[k]; ok && merge {
-			return // keys already held stay
-		}
-		r := rec.Key
-		r.Client, r.Key, r.Label = k.client, k.key, strings.Clone(r.Label)
-		if _, ok := sh.keys[k]; !ok {
-			sh.expiry = append(sh.expiry, k)
-		}
-		sh.keys[k] = &r
-	}
+	return a + b
 }
 
 // Close implements [core.Store.Close]. The usage is dropped.

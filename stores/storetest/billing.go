@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -163,4 +165,109 @@ func checkDays(t *testing.T, what string, got []core.DailyUsage, want []dailySum
 			t.Errorf("%s: day %d = %s %v %v, want %s %v %v", what, i, d.Date, d.Credits, labels, want[i].date, want[i].credits, want[i].byLabel)
 		}
 	}
+}
+
+// testBillingKeysAndAlerts goes through core.Billing with a fake clock,
+// idempotency keys and threshold alerts: a retry replays the first
+// charge's outcome, a reused key for another cost is a conflict, a keyed
+// refund gives back once even from a stale copy of the outcome, a refunded
+// key charges anew, another Billing on the store replays keys, and each
+// alert fires once per window, with a reset when the next day starts.
+func testBillingKeysAndAlerts(t *testing.T, e *env) {
+	ctx := t.Context()
+	d0 := time.Unix(0, e.base).UTC()
+	clk := &fakeClock{}
+	clk.Set(d0.Add(10 * time.Hour))
+	var mu sync.Mutex
+	var alerts []string
+	notify := func(a core.Alert) {
+		mu.Lock()
+		defer mu.Unlock()
+		if a.Reset {
+			alerts = append(alerts, fmt.Sprintf("%s reset", a.Period))
+		} else {
+			alerts = append(alerts, fmt.Sprintf("%s %d%%", a.Period, a.Percent))
+		}
+	}
+	newBilling := func() *core.Billing {
+		b := core.New(e.store, core.WithClock(clk.Now),
+			core.WithAlerts(notify, core.Threshold{Period: core.Day, Percent: 50}, core.Threshold{Period: core.Day, Percent: 100}))
+		if err := b.SetQuotas("acme",
+			core.Quota{Period: core.Day, Limit: core.Whole(10)},
+			core.Quota{Period: core.Month, Limit: core.Whole(100), Anchor: d0.AddDate(0, 0, -5)},
+		); err != nil {
+			t.Fatalf("SetQuotas: %v", err)
+		}
+		return b
+	}
+	b := newBilling()
+	charge := func(b *core.Billing, key string, cost int64, label string) (core.Outcome, error) {
+		return b.Charge(ctx, core.Charge{Client: "acme", Cost: core.Whole(cost), Label: label, IdempotencyKey: key})
+	}
+	mustCharge := func(b *core.Billing, key string, cost int64, label string, replayed bool, used int64) core.Outcome {
+		t.Helper()
+		out, err := charge(b, key, cost, label)
+		if err != nil {
+			t.Fatalf("Charge(%q, %v): %v", key, cost, err)
+		}
+		if !out.Allowed() || out.Replayed() != replayed || out.Quota(0).Used != core.Whole(used) {
+			t.Errorf("Charge(%q, %v) = {Allowed %v Replayed %v day used %v}, want {true %v %v}", key, cost, out.Allowed(), out.Replayed(), out.Quota(0).Used, replayed, used)
+		}
+		return out
+	}
+	wantStatus := func(what string, used int64) {
+		t.Helper()
+		out, err := b.Status(ctx, "acme")
+		if err != nil {
+			t.Fatalf("%s: Status: %v", what, err)
+		}
+		if got := used2(&out); got != [2]core.Credits{core.Whole(used), core.Whole(used)} {
+			t.Errorf("%s: Status used %v, want %v each", what, got, used)
+		}
+	}
+
+	first := mustCharge(b, "req-1", 3, "/a", false, 3)
+	clk.Add(time.Minute)
+	retry := mustCharge(b, "req-1", 3, "/a", true, 3)
+	if !retry.At().Equal(first.At()) || retry.Label() != "/a" || retry.Cost() != core.Whole(3) {
+		t.Errorf("the replay = {At %v Label %q Cost %v}, want the first charge's {%v /a 3}", retry.At(), retry.Label(), retry.Cost(), first.At())
+	}
+	if _, err := charge(b, "req-1", 4, "/a"); !errors.Is(err, core.ErrIdempotencyConflict) {
+		t.Errorf("Charge with a reused key for another cost: error %v, want core.ErrIdempotencyConflict", err)
+	}
+	wantStatus("after a replay and a conflict", 3)
+
+	out := mustCharge(b, "req-2", 2, "/b", false, 5)
+	mustCharge(b, "req-3", 1, "/b", false, 6)
+	stale := out
+	for _, o := range []*core.Outcome{&out, &out, &stale} {
+		if err := b.Refund(ctx, o); err != nil {
+			t.Fatalf("Refund: %v", err)
+		}
+	}
+	wantStatus("after refunds of one keyed charge", 4)
+	mustCharge(b, "req-2", 2, "/b", false, 6)
+	mustCharge(b, "req-4", 4, "", false, 10)
+	if _, err := charge(b, "req-5", 1, ""); !errors.Is(err, core.ErrQuotaExceeded) {
+		t.Errorf("Charge over the day's quota: error %v, want core.ErrQuotaExceeded", err)
+	}
+
+	// Another Billing on the store (a restart, another instance) replays.
+	b2 := newBilling()
+	mustCharge(b2, "req-4", 4, "", true, 10)
+	mustCharge(b2, "req-5", 0, "", false, 10)
+
+	clk.Set(d0.Add(34 * time.Hour))
+	mustCharge(b2, "req-6", 1, "", false, 1)
+	mu.Lock()
+	got := slices.Clone(alerts)
+	mu.Unlock()
+	if want := []string{"day 50%", "day 100%", "day reset"}; !slices.Equal(got, want) {
+		t.Errorf("alerts = %q, want %q", got, want)
+	}
+}
+
+// used2 returns the usage of the first two quotas of an outcome.
+func used2(o *core.Outcome) [2]core.Credits {
+	return [2]core.Credits{o.Quota(0).Used, o.Quota(1).Used}
 }

@@ -16,12 +16,15 @@ func storeCalls(s core.Store, ctx context.Context, o *core.Op, from, to int64) [
 	call func() error
 } {
 	del := &core.DeleteOp{Client: o.Client, From: from, To: to, N: o.N, List: o.List}
+	k := keyed(clone(o), "done-context")
 	return []struct {
 		name string
 		call func() error
 	}{
 		{"Deduct", func() error { _, err := s.Deduct(ctx, o); return err }},
+		{"Deduct with a key", func() error { _, err := s.Deduct(ctx, k); return err }},
 		{"Refund", func() error { return s.Refund(ctx, o) }},
+		{"Refund by key", func() error { return s.Refund(ctx, k) }},
 		{"Usage", func() error { _, err := s.Usage(ctx, o); return err }},
 		{"Report", func() error {
 			_, err := s.Report(ctx, core.ReportQuery{Client: o.Client, From: from, To: to})
@@ -73,6 +76,8 @@ func testCancelled(t *testing.T, e *env) {
 			if got := e.reportAll(t, client); !equalRecords(got, before) {
 				t.Errorf("report after calls with a done context = %v, want %v as before", got, before)
 			}
+			// The keyed charge recorded no key.
+			wantCharged(t, "the key of a charge with a done context", e.mustDeduct(t, keyed(op(client, "l", credit, e.day(0), ws...), "done-context")))
 			// A client first seen with a done context has nothing either.
 			fresh := client + "-fresh"
 			if _, err := e.store.Deduct(dc.ctx, op(fresh, "l", credit, e.day(0), ws...)); !errors.Is(err, dc.err) {

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/frappy-go/apibilling/core"
@@ -161,4 +163,77 @@ func testDelete(t *testing.T, e *env) {
 		}
 		e.wantUsage(t, "after deleting", "nobody", live, 0, 0, 0)
 	})
+}
+
+// testReportModel runs a seeded random sequence of charges into a dozen
+// hours and three labels, in any order of hours, with refunds of earlier
+// charges and deletions of ranges of hours (the latest hour included), and
+// after each step compares reports of random ranges, what Delete returns
+// and the usage of the window spanning every hour with a model of the
+// contract.
+func testReportModel(t *testing.T, e *env) {
+	const hours = 12
+	labels := []string{"", "/a", "/b"}
+	w := e.window(core.Month, 0, unlimited)
+	type charge struct {
+		h    int
+		l    string
+		cost int64
+	}
+	model := map[recKey]int64{}
+	var total int64
+	var charged []charge
+	rng := rand.New(rand.NewPCG(1, 2))
+	steps := max(100, e.opts.Calls/5)
+	for step := range steps {
+		switch k := rng.IntN(10); {
+		case k < 6 || len(charged) == 0:
+			c := charge{rng.IntN(hours), labels[rng.IntN(len(labels))], int64(rng.IntN(5)+1) * credit / 2}
+			e.mustDeduct(t, op("c", c.l, c.cost, e.hourOf(c.h), w))
+			model[rec(e.hourOf(c.h), c.l)] += c.cost
+			total += c.cost
+			charged = append(charged, c)
+		case k < 8:
+			i := rng.IntN(len(charged))
+			c := charged[i]
+			charged = slices.Delete(charged, i, i+1)
+			e.refund(t, op("c", c.l, c.cost, e.hourOf(c.h), w))
+			if r := rec(e.hourOf(c.h), c.l); model[r] > 0 {
+				model[r] = max(0, model[r]-c.cost)
+			}
+			total = max(0, total-c.cost)
+		default:
+			from := rng.IntN(hours)
+			to := from + rng.IntN(hours-from) + 1
+			var removed int64
+			for r, v := range model {
+				if r.Start >= e.hourOf(from).Start && r.Start < e.hourOf(to).Start {
+					removed += v
+					delete(model, r)
+				}
+			}
+			total = max(0, total-removed)
+			n, err := e.store.Delete(t.Context(), deleteOp("c", e.hourOf(from).Start, e.hourOf(to).Start, w))
+			if err != nil {
+				t.Fatalf("step %d: Delete: %v", step, err)
+			}
+			if n != removed {
+				t.Fatalf("step %d: Delete of hours %d to %d returned %v, want %v", step, from, to, n, removed)
+			}
+		}
+		want := records{}
+		from := rng.IntN(hours)
+		to := from + rng.IntN(hours-from+1)
+		for r, v := range model {
+			if v != 0 && r.Start >= e.hourOf(from).Start && r.Start < e.hourOf(to).Start {
+				want[r] = v
+			}
+		}
+		if got := e.report(t, "c", e.hourOf(from).Start, e.hourOf(to).Start); !equalRecords(got, want) {
+			t.Fatalf("step %d: Report of hours %d to %d = %v, want %v", step, from, to, got, want)
+		}
+		if got := e.usage(t, "c", w); got[0] != total {
+			t.Fatalf("step %d: Usage of the window = %v, want %v", step, got[0], total)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/frappy-go/apibilling/core"
 	"github.com/frappy-go/apibilling/stores/memory"
@@ -17,29 +18,78 @@ import (
 // TestOptions runs the suite on the memory store with every option set.
 func TestOptions(t *testing.T) {
 	storetest.RunWithOptions(t, func(t *testing.T) core.Store { return memory.New() },
-		storetest.Options{Goroutines: 8, Calls: 100, Sequential: true})
+		storetest.Options{Goroutines: 8, Calls: 100, Sequential: true,
+			Retention: func(t *testing.T, d time.Duration) core.Store { return memory.New(memory.WithRetention(d)) }})
 }
 
-// brokenStores are stores with one defect each, built on the memory store,
-// and the subtests of the suite that must catch the defect.
-var brokenStores = []struct {
+// TestMigration copies a filled memory store into another and back, as a
+// store's tests do to check migrations from and to the memory store.
+func TestMigration(t *testing.T) {
+	from := memory.New()
+	storetest.Fill(t, from)
+	to := memory.New()
+	storetest.RoundTrip(t, from, to)
+	storetest.RoundTrip(t, to, memory.New())
+}
+
+// brokenStore is a store with one defect, built on the memory store, and
+// the subtests of the suite that must catch the defect.
+type brokenStore struct {
 	name     string
 	subtests []string
 	wrap     func(core.Store) core.Store
-}{
-	{"check then deduct", []string{"Concurrency"}, func(s core.Store) core.Store { return racy{s} }},
-	{"partial deduction", []string{"MultiWindowAllOrNothing", "OverLimitChangesNothing"}, func(s core.Store) core.Store { return partial{s} }},
-	{"whole credits only", []string{"FractionalCredits", "ExactUsed"}, func(s core.Store) core.Store { return wholeCredits{s} }},
-	{"used by period", []string{"ExactUsed"}, func(s core.Store) core.Store { return usedByPeriod{s} }},
-	{"zero cost checked", []string{"ZeroCost"}, func(s core.Store) core.Store { return zeroChecked{s} }},
-	{"unlimited as zero", []string{"Unlimited"}, func(s core.Store) core.Store { return unlimitedAsZero{s} }},
-	{"refund misses the day", []string{"Refund", "Billing"}, func(s core.Store) core.Store { return refundWindowsOnly{s} }},
-	{"usage charges", []string{"UsageReadsOnly"}, func(s core.Store) core.Store { return usageCharges{s} }},
-	{"fixed day length", []string{"DailyReport"}, func(s core.Store) core.Store { return fixedDays{s} }},
-	{"delete keeps windows", []string{"Delete", "Billing"}, func(s core.Store) core.Store { return deleteKeepsWindows{s} }},
-	{"C-string client IDs", []string{"ClientIsolation"}, func(s core.Store) core.Store { return cStringIDs{s} }},
-	{"close ignored", []string{"Closed"}, func(s core.Store) core.Store { return closeIgnored{s} }},
-	{"context ignored", []string{"CancelledContext"}, func(s core.Store) core.Store { return contextIgnored{s} }},
+	// keepsAggregates opens the store for the subtest Retention without
+	// a retention.
+	keepsAggregates bool
+}
+
+// brokenStores are the stores the suite must find defective.
+var brokenStores = []brokenStore{
+	{name: "check then deduct", subtests: []string{"Concurrency"}, wrap: func(s core.Store) core.Store { return racy{s} }},
+	{name: "partial deduction", subtests: []string{"MultiWindowAllOrNothing", "OverLimitChangesNothing"}, wrap: func(s core.Store) core.Store { return partial{s} }},
+	{name: "whole credits only", subtests: []string{"FractionalCredits", "ExactUsed"}, wrap: func(s core.Store) core.Store { return wholeCredits{s} }},
+	{name: "used by period", subtests: []string{"ExactUsed"}, wrap: func(s core.Store) core.Store { return usedByPeriod{s} }},
+	{name: "zero cost checked", subtests: []string{"ZeroCost"}, wrap: func(s core.Store) core.Store { return zeroChecked{s} }},
+	{name: "unlimited as zero", subtests: []string{"Unlimited"}, wrap: func(s core.Store) core.Store { return unlimitedAsZero{s} }},
+	{name: "refund misses the day", subtests: []string{"Refund", "Billing"}, wrap: func(s core.Store) core.Store { return refundWindowsOnly{s} }},
+	{name: "usage charges", subtests: []string{"UsageReadsOnly"}, wrap: func(s core.Store) core.Store { return usageCharges{s} }},
+	{name: "fixed day length", subtests: []string{"DailyReport"}, wrap: func(s core.Store) core.Store { return fixedDays{s} }},
+	{name: "report drops its latest hour", subtests: []string{"ReportMatchesModel", "DailyReport"}, wrap: func(s core.Store) core.Store { return reportDropsLatest{s} }},
+	{name: "delete keeps windows", subtests: []string{"Delete", "Billing"}, wrap: func(s core.Store) core.Store { return deleteKeepsWindows{s} }},
+	{name: "C-string client IDs", subtests: []string{"ClientIsolation", "KeyClientIsolation"}, wrap: func(s core.Store) core.Store { return cStringIDs{s} }},
+	{name: "close ignored", subtests: []string{"Closed"}, wrap: func(s core.Store) core.Store { return closeIgnored{s} }},
+	{name: "context ignored", subtests: []string{"CancelledContext"}, wrap: func(s core.Store) core.Store { return contextIgnored{s} }},
+
+	// Idempotency keys.
+	{name: "replay charges again", subtests: []string{"KeyReplay", "KeyConcurrentSameKey", "BillingKeysAndAlerts"}, wrap: func(s core.Store) core.Store { return replayCharges{s} }},
+	{name: "conflict charges", subtests: []string{"KeyConflict", "BillingKeysAndAlerts"}, wrap: func(s core.Store) core.Store { return conflictCharges{s} }},
+	{name: "zero cost records no key", subtests: []string{"KeyZeroCost"}, wrap: func(s core.Store) core.Store { return zeroCostNoKey{s} }},
+	{name: "refused charge records its key", subtests: []string{"KeyRefusedNotRecorded"}, wrap: func(s core.Store) core.Store { return newOwnKeys(s, ownKeys{recordRefused: true}) }},
+	{name: "keys shared by clients", subtests: []string{"KeyClientIsolation", "KeyReplay"}, wrap: func(s core.Store) core.Store { return newOwnKeys(s, ownKeys{byKeyOnly: true}) }},
+	{name: "keys never expire", subtests: []string{"KeyExpiry"}, wrap: func(s core.Store) core.Store { return newOwnKeys(s, ownKeys{noExpiry: true}) }},
+	{name: "key check then charge", subtests: []string{"KeyConcurrentSameKey"}, wrap: func(s core.Store) core.Store { return newOwnKeys(s, ownKeys{racy: true}) }},
+	{name: "refund by key refunds the op", subtests: []string{"KeyRefundOnce", "KeyRefundUnknown"}, wrap: func(s core.Store) core.Store { return refundByKeyRefundsOp{s} }},
+	{name: "refund by key twice", subtests: []string{"KeyRefundOnce", "BillingKeysAndAlerts"}, wrap: func(s core.Store) core.Store { return newRefundTwice(s) }},
+
+	// Overflow.
+	{name: "overflow unchecked", subtests: []string{"OverflowWindow", "OverflowHour", "OverflowByDeductions"}, wrap: func(s core.Store) core.Store { return overflowUnchecked{s} }},
+
+	// Threshold bits.
+	{name: "fired bits reported again", subtests: []string{"ThresholdFired", "ThresholdConcurrent", "ThresholdSurvivesImport", "BillingKeysAndAlerts"}, wrap: func(s core.Store) core.Store { return firedAgain{s} }},
+	{name: "reset not reported", subtests: []string{"ThresholdReset", "ThresholdSurvivesImport", "ExportImportRoundTrip", "BillingKeysAndAlerts"}, wrap: func(s core.Store) core.Store { return noReset{s} }},
+
+	// Export and import.
+	{name: "export drops threshold bits", subtests: []string{"ThresholdSurvivesImport", "ExportImportRoundTrip"}, wrap: func(s core.Store) core.Store { return exportDropsFired{s} }},
+	{name: "export misses keys", subtests: []string{"ExportImportRoundTrip", "AnyBytes"}, wrap: func(s core.Store) core.Store { return exportMissesKeys{s} }},
+	{name: "export ignores fn's error", subtests: []string{"ExportStops"}, wrap: func(s core.Store) core.Store { return exportIgnoresError{s} }},
+	{name: "import into a non-empty store", subtests: []string{"ImportNotEmpty", "ImportResume"}, wrap: func(s core.Store) core.Store { return importAlwaysMerges{s} }},
+	{name: "import ignores Merge", subtests: []string{"ImportMerge"}, wrap: func(s core.Store) core.Store { return mergeOverwrites{s} }},
+	{name: "import cannot resume", subtests: []string{"ImportResume"}, wrap: func(s core.Store) core.Store { return noResume{s} }},
+	{name: "resumed import merges", subtests: []string{"ImportResume"}, wrap: func(s core.Store) core.Store { return resumeMerges{s} }},
+
+	// Input and retention.
+	{name: "labels cut at NUL", subtests: []string{"AnyBytes", "LabelReport"}, wrap: func(s core.Store) core.Store { return labelsCut{s} }},
+	{name: "retention ignored", subtests: []string{"Retention"}, wrap: func(s core.Store) core.Store { return s }, keepsAggregates: true},
 }
 
 const brokenEnv = "STORETEST_BROKEN_STORE"
@@ -51,17 +101,19 @@ func TestBrokenStore(t *testing.T) {
 	if name == "" {
 		t.Skip("runs only as a child of TestSuiteCatchesDefects")
 	}
-	i := slices.IndexFunc(brokenStores, func(b struct {
-		name     string
-		subtests []string
-		wrap     func(core.Store) core.Store
-	}) bool {
-		return b.name == name
-	})
+	i := slices.IndexFunc(brokenStores, func(b brokenStore) bool { return b.name == name })
 	if i < 0 {
 		t.Fatalf("no broken store %q", name)
 	}
-	storetest.Run(t, func(t *testing.T) core.Store { return brokenStores[i].wrap(memory.New()) })
+	b := brokenStores[i]
+	storetest.RunWithOptions(t, func(t *testing.T) core.Store { return b.wrap(memory.New()) }, storetest.Options{
+		Retention: func(t *testing.T, d time.Duration) core.Store {
+			if b.keepsAggregates {
+				d = -1
+			}
+			return b.wrap(memory.New(memory.WithRetention(d)))
+		},
+	})
 }
 
 // TestSuiteCatchesDefects runs the suite on each broken store in a child

@@ -22,12 +22,21 @@ type Options struct {
 	// Optional. Default: 64.
 	Goroutines int
 	// Calls is how many deductions the fractional-credit test makes one after
-	// the other. Optional. Default: 2000.
+	// the other; it also sizes ReportMatchesModel (Calls/5 steps) and
+	// ExportConcurrent (Calls/Goroutines deductions per goroutine), and
+	// OverflowByDeductions runs only with Calls of at least 1025.
+	// Optional. Default: 2000.
 	Calls int
 	// Sequential runs the subtests one after the other instead of in
 	// parallel, for a store whose open cannot give parallel subtests
 	// isolated stores. Optional. Default: false.
 	Sequential bool
+	// Retention opens a new, empty store (as open does) that keeps usage
+	// aggregates for retention before the latest hour charged, for the
+	// subtest Retention; the suite closes it. Retention is a setting of
+	// each store, so the suite cannot set it otherwise. Optional. Default:
+	// nil, and the subtest Retention is skipped.
+	Retention func(t *testing.T, retention time.Duration) core.Store
 }
 
 func (o Options) withDefaults() Options {
@@ -41,9 +50,10 @@ func (o Options) withDefaults() Options {
 }
 
 // Run runs the conformance suite against the store that open returns. open
-// is called once per subtest, possibly from parallel subtests, and must
-// return a new, empty store (or one isolated from the other subtests, e.g.
-// by a key prefix); the suite closes it.
+// is called at least once per subtest (the export and import subtests open
+// more stores to copy state into), possibly from parallel subtests, and
+// must return a new, empty store each time (or one isolated from every
+// other store it returned, e.g. by a key prefix); the suite closes it.
 func Run(t *testing.T, open func(t *testing.T) core.Store) {
 	t.Helper()
 	RunWithOptions(t, open, Options{})
@@ -83,18 +93,59 @@ var subtests = []struct {
 	{"UsageReadsOnly", testUsageReadsOnly},
 	{"DailyReport", testDailyReport},
 	{"LabelReport", testLabelReport},
+	{"ReportMatchesModel", testReportModel},
 	{"Delete", testDelete},
 	{"ClientIsolation", testIsolation},
 	{"Closed", testClosed},
 	{"CancelledContext", testCancelled},
 	{"Concurrency", testConcurrency},
 	{"Billing", testBilling},
+	{"BillingKeysAndAlerts", testBillingKeysAndAlerts},
+
+	// Idempotency keys: idempotency.go and idempotency_concurrent.go.
+	{"KeyReplay", testKeyReplay},
+	{"KeyConflict", testKeyConflict},
+	{"KeyRefusedNotRecorded", testKeyRefused},
+	{"KeyZeroCost", testKeyZeroCost},
+	{"KeyClientIsolation", testKeyIsolation},
+	{"KeyExpiry", testKeyExpiry},
+	{"KeyRefundOnce", testKeyRefundOnce},
+	{"KeyRefundUnknown", testKeyRefundUnknown},
+	{"KeyConcurrentSameKey", testKeyConcurrentSame},
+	{"KeyConcurrentLimit", testKeyConcurrentLimit},
+
+	// Overflow at core.MaxUsage: overflow.go.
+	{"OverflowWindow", testOverflowWindow},
+	{"OverflowHour", testOverflowHour},
+	{"OverflowByDeductions", testOverflowByDeductions},
+
+	// Threshold bits: thresholds.go.
+	{"ThresholdFired", testThresholdFired},
+	{"ThresholdReset", testThresholdReset},
+	{"ThresholdConcurrent", testThresholdConcurrent},
+	{"ThresholdSurvivesImport", testThresholdImport},
+
+	// Export and import: export.go and import.go.
+	{"ExportEmpty", testExportEmpty},
+	{"ExportImportRoundTrip", testRoundTrip},
+	{"ExportConcurrent", testExportConcurrent},
+	{"ExportStops", testExportStops},
+	{"ImportNotEmpty", testImportNotEmpty},
+	{"ImportMerge", testImportMerge},
+	{"ImportResume", testImportResume},
+
+	// Input of any bytes: input.go.
+	{"AnyBytes", testAnyBytes},
+
+	// Retention of usage aggregates, where the store offers it: retention.go.
+	{"Retention", testRetention},
 }
 
 // env is one subtest's store and the times its windows are placed at.
 type env struct {
 	store core.Store
 	opts  Options
+	open  func(t *testing.T) core.Store
 	// base is a UTC midnight two days after the wall clock, in Unix
 	// nanoseconds: every window and day of the suite lies after it.
 	base int64
@@ -102,7 +153,27 @@ type env struct {
 
 func newEnv(t *testing.T, open func(t *testing.T) core.Store, opts Options) *env {
 	t.Helper()
-	s := open(t)
+	e := &env{opts: opts, open: open, base: suiteBase()}
+	e.store = e.fresh(t)
+	return e
+}
+
+// suiteBase returns a UTC midnight two days after the wall clock, in Unix
+// nanoseconds.
+func suiteBase() int64 {
+	return time.Now().UTC().Truncate(24 * time.Hour).Add(48 * time.Hour).UnixNano()
+}
+
+// fresh opens another new, empty store, which the suite closes at the end
+// of the test.
+func (e *env) fresh(t *testing.T) core.Store {
+	t.Helper()
+	return track(t, e.open(t))
+}
+
+// track fails the test on a nil store and closes s at the end of the test.
+func track(t *testing.T, s core.Store) core.Store {
+	t.Helper()
 	if s == nil {
 		t.Fatal("storetest: open returned a nil store")
 	}
@@ -111,8 +182,7 @@ func newEnv(t *testing.T, open func(t *testing.T) core.Store, opts Options) *env
 			t.Errorf("Close: %v", err)
 		}
 	})
-	base := time.Now().UTC().Truncate(24 * time.Hour).Add(48 * time.Hour)
-	return &env{store: s, opts: opts, base: base.UnixNano()}
+	return s
 }
 
 const (
@@ -177,7 +247,7 @@ func (e *env) usage(t *testing.T, client string, ws ...core.Window) []int64 {
 	o := op(client, "", 0, core.Span{}, ws...)
 	res, err := e.store.Usage(t.Context(), o)
 	if err != nil {
-		t.Fatalf("Usage(%q): %v", client, err)
+		t.Fatalf("Usage(%s): %v", fmtLabel(client), err)
 	}
 	return slices.Clone(res.Used[:len(ws)])
 }
@@ -186,7 +256,7 @@ func (e *env) usage(t *testing.T, client string, ws ...core.Window) []int64 {
 func (e *env) wantUsage(t *testing.T, what, client string, ws []core.Window, want ...int64) {
 	t.Helper()
 	if got := e.usage(t, client, ws...); !slices.Equal(got, want) {
-		t.Errorf("%s: Usage(%q) = %v, want %v", what, client, got, want)
+		t.Errorf("%s: Usage(%s) = %v, want %v", what, fmtLabel(client), got, want)
 	}
 }
 
@@ -205,7 +275,16 @@ type recKey struct {
 }
 
 func (k recKey) String() string {
-	return fmt.Sprintf("{%s..%s %q}", time.Unix(0, k.Start).UTC().Format(time.RFC3339), time.Unix(0, k.End).UTC().Format(time.RFC3339), k.Label)
+	return fmt.Sprintf("{%s..%s %s}", time.Unix(0, k.Start).UTC().Format(time.RFC3339), time.Unix(0, k.End).UTC().Format(time.RFC3339), fmtLabel(k.Label))
+}
+
+// fmtLabel quotes a label or client ID for messages, shortening a long one
+// to its first and last bytes and its length.
+func fmtLabel(s string) string {
+	if len(s) <= 40 {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("%q...%q (%d bytes)", s[:24], s[len(s)-8:], len(s))
 }
 
 // records is a report as a map; aggregates of zero credits are left out,
@@ -245,7 +324,7 @@ func (e *env) report(t *testing.T, client string, from, to int64) records {
 	t.Helper()
 	recs, err := e.store.Report(t.Context(), core.ReportQuery{Client: client, From: from, To: to})
 	if err != nil {
-		t.Fatalf("Report(%q): %v", client, err)
+		t.Fatalf("Report(%s): %v", fmtLabel(client), err)
 	}
 	out := records{}
 	seen := map[recKey]bool{}
@@ -275,7 +354,7 @@ func (e *env) reportAll(t *testing.T, client string) records {
 func (e *env) wantReport(t *testing.T, what, client string, from, to int64, want records) {
 	t.Helper()
 	if got := e.report(t, client, from, to); !equalRecords(got, want) {
-		t.Errorf("%s: Report(%q) = %v, want %v", what, client, got, want)
+		t.Errorf("%s: Report(%s) = %v, want %v", what, fmtLabel(client), got, want)
 	}
 }
 

@@ -187,7 +187,7 @@ func goBuild(ctx context.Context, dir, out, pkg string) error {
 // clientsJSON is the example applications' clients file: the benchmark
 // client with a day and a month quota that never run out during a run.
 func clientsJSON() []byte {
-	limit := strconv.FormatInt(apps.Limit.Whole(), 10)
+	limit := strconv.FormatInt(apps.Limit.Floor(), 10)
 	return []byte(`{"clients": [{"id": "` + apps.ClientID + `", "keys": ["` + apps.Key + `"], "quotas": [
   {"period": "day", "limit": ` + limit + `, "start": "2022-01-15T00:00:00Z"},
   {"period": "month", "limit": ` + limit + `, "start": "2022-01-15T00:00:00Z"}]}]}

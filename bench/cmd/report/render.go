@@ -224,21 +224,21 @@ func (r *report) inProcess() string {
 }
 
 // partsRows explains a framework's serial overhead with BenchmarkParts:
-// the core path alone (a floor no adapter can go below), the shared HTTP
-// layer on a pooled Charge, and the framework glue that remains.
+// the core path alone (a floor no adapter can go below), the shared
+// request flow, and the framework glue that remains.
 func (r *report) partsRows(p func(string, ...any), anchor, ours float64) {
 	trackNs, ok1 := r.metric("BenchmarkParts/track", "ns/op")
-	meterNs, ok2 := r.metric("BenchmarkParts/meter", "ns/op")
-	reusedNs, ok3 := r.metric("BenchmarkParts/meter-reused", "ns/op")
+	flowNs, ok2 := r.metric("BenchmarkParts/flow", "ns/op")
+	headersNs, ok3 := r.metric("BenchmarkParts/flow-headers", "ns/op")
 	if !ok1 || !ok2 || !ok3 || anchor <= 0 {
 		return
 	}
-	p("Where the serial overhead goes (`BenchmarkParts`, same run): the core path alone (`TrackLabel`, memory store) takes %s ns, ", num(trackNs))
+	p("Where the serial overhead goes (`BenchmarkParts`, same run): the core path alone (`ChargeInto`, memory store) takes %s ns, ", num(trackNs))
 	p("**%s of the anchor's overhead**: no adapter can get below that ratio. ", fmtRatio(trackNs/anchor))
-	p("The shared HTTP layer (`httpbilling.Meter.Charge` with the headers, on a pooled Charge as the adapters use it, the core path included) takes %s ns ",
-		num(reusedNs))
-	p("(%s ns when a Charge is allocated per request instead). ", num(meterNs))
-	if rest := ours - reusedNs; rest > 0 {
+	p("The shared request flow (`httpbilling.Handler.Serve` over a framework that does nothing, the core path included) takes %s ns, ",
+		num(flowNs))
+	p("%s ns with the headers set in a net/http header map. ", num(headersNs))
+	if rest := ours - headersNs; rest > 0 {
 		p("The remaining %s ns of the overhead is the framework glue: the identity (a header read and the key look-up), ", num(rest))
 		p("writing the headers into the framework's response, and the handler chain.\n\n")
 	} else {
@@ -251,7 +251,7 @@ func (r *report) core() string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("## Core path\n\n")
-	p("`Billing.TrackLabel` alone (one credit, a day and a month quota), no framework.\n\n")
+	p("`Billing.ChargeInto` alone (one credit, a day and a month quota), no framework.\n\n")
 	p("| store | goroutines | ns/op | deductions/s | B/op | allocs/op |\n|---|---|--:|--:|--:|--:|\n")
 	for _, store := range []string{"memory", "bolt"} {
 		for _, mode := range []string{"serial", "parallel", "g64"} {

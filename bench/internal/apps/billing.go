@@ -11,7 +11,7 @@ import (
 
 // Limit is the limit of each of the benchmark client's quotas: high enough
 // that no benchmark or load run ever exhausts it.
-const Limit = 1_000_000_000 * core.Credit
+var Limit = core.Whole(1_000_000_000)
 
 // Headers selects the rate-limit headers apibilling sends.
 type Headers int

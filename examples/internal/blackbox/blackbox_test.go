@@ -1,9 +1,11 @@
 package blackbox
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -30,7 +32,7 @@ const (
 	missingUnitsBody  = `{"type":"about:blank","title":"Bad Request","status":400,"detail":"The units query parameter is required: a non-negative decimal number such as 0.5."}`
 )
 
-// TestExamples runs the same black-box scenario against the three example
+// TestExamples runs the same black-box scenario against the four example
 // applications, then checks that their transcripts are identical.
 func TestExamples(t *testing.T) {
 	bins := buildApps(t)
@@ -104,14 +106,21 @@ var (
 	secondsLeft       = regexp.MustCompile(`;t=\d+`)
 )
 
-func (c *client) get(path string, a auth) response {
+func (c *client) get(path string, a auth) response { return c.do(http.MethodGet, path, a, "") }
+
+// do sends a request with the auth a and, unless it is "", the
+// Idempotency-Key key.
+func (c *client) do(method, path string, a auth, key string) response {
 	c.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, c.base+path, nil)
+	req, err := http.NewRequest(method, c.base+path, nil)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	if a.name != "" {
 		req.Header.Set(a.name, a.value)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -134,8 +143,12 @@ func (c *client) get(path string, a auth) response {
 			}
 		}
 	}
-	line := fmt.Sprintf("GET %s [%s] -> %d", path, a.name, r.status)
+	line := fmt.Sprintf("%s %s [%s %s] -> %d", method, path, a.name, key, r.status)
+	routerAnswer := r.status == http.StatusNotFound || r.status == http.StatusMethodNotAllowed
 	for _, h := range transcriptHeaders {
+		if routerAnswer && h == "Content-Type" {
+			continue // each framework has its own 404 and 405
+		}
 		if v := resp.Header.Values(h); len(v) > 0 {
 			val := strings.Join(v, ", ")
 			if timeHeaders[h] {
@@ -144,7 +157,11 @@ func (c *client) get(path string, a auth) response {
 			line += fmt.Sprintf(" | %s: %s", h, secondsLeft.ReplaceAllString(val, ";t=*"))
 		}
 	}
-	line += " | " + rfc3339.ReplaceAllString(r.body, "<time>")
+	if routerAnswer {
+		line += " | <the router's own body>"
+	} else {
+		line += " | " + rfc3339.ReplaceAllString(r.body, "<time>")
+	}
 	c.transcript = append(c.transcript, line)
 	return r
 }
@@ -286,8 +303,9 @@ func (c *client) rateLimit(what string, r response, limit, remaining int, reset 
 		c.t.Errorf("%s: RateLimit %q, want %q", what, got, items)
 	}
 	// The first item is the most constrained quota: its t is the seconds to
-	// its renewal, give or take the second the request took.
-	if m := regexp.MustCompile(`;t=(\d+)`).FindStringSubmatch(got); m != nil {
+	// its renewal, give or take the second the request took (a retry with an
+	// idempotency key gets the first charge's headers, t included).
+	if m := regexp.MustCompile(`;t=(\d+)`).FindStringSubmatch(got); m != nil && !strings.Contains(what, "retried") {
 		secs, _ := strconv.ParseInt(m[1], 10, 64)
 		if left := reset.Unix() - r.date.Unix(); secs < left-2 || secs > left+2 {
 			c.t.Errorf("%s: RateLimit t=%d, but the renewal is %d s after the Date header", what, secs, left)
@@ -341,7 +359,7 @@ func scenario(t *testing.T, bin string) []string {
 	r = c.get("/api/compute?units=0", apiKey1)
 	c.expect("compute 0", r, 200, "application/json", `{"units":0,"cost":0}`)
 
-	for _, units := range []string{"abc", "-1", "1e3", "0x10", "99999999999"} {
+	for _, units := range []string{"abc", "-1", "1e3", "0x10", "99999999999", "0.0000001", ".5"} {
 		r = c.get("/api/compute?units="+units, apiKey1)
 		c.expect("compute "+units, r, 400, "application/problem+json", badUnitsBody)
 		c.noRateLimitHeaders("compute "+units, r)
@@ -359,10 +377,56 @@ func scenario(t *testing.T, bin string) []string {
 	c.expect("fetch-data by bearer token", r, 200, "application/json", fetchDataBody)
 	c.rateLimit("fetch-data by bearer token", r, 500, 492, day, policy1, `"day";r=492;t=*, "month";r=9992;t=*`)
 
-	// 1 + 5 + 0.5 + 0 + 1: the bad units charged nothing, unstable was refunded.
+	// Requests no route serves are not charged, whoever sends them.
+	for _, tc := range []struct {
+		method, path string
+		a            auth
+	}{
+		{"GET", "/api/nope", apiKey1},
+		{"GET", "/api/nope", anonymous},
+		{"GET", "/nope", apiKey1},
+		{"POST", "/api/nope", apiKey1},
+	} {
+		r = c.do(tc.method, tc.path, tc.a, "")
+		if r.status != http.StatusNotFound {
+			t.Errorf("%s %s: status %d, want 404", tc.method, tc.path, r.status)
+		}
+		c.noRateLimitHeaders(tc.method+" "+tc.path, r)
+	}
+	r = c.do("POST", "/api/fetch-data", apiKey1, "")
+	if r.status != http.StatusMethodNotAllowed && r.status != http.StatusNotFound {
+		t.Errorf("POST /api/fetch-data: status %d, want 405 or 404", r.status)
+	}
+	c.noRateLimitHeaders("POST /api/fetch-data", r)
+
+	// Idempotency keys: a retry with the key is not charged again and gets
+	// the first charge's headers; the key on another route is 422; a
+	// malformed key is 400.
+	r = c.do("GET", "/api/fetch-expensive-data", apiKey1, "blackbox-key-1")
+	c.expect("fetch-expensive-data with a key", r, 200, "application/json", expensiveDataBody)
+	c.rateLimit("fetch-expensive-data with a key", r, 500, 487, day, policy1, `"day";r=487;t=*, "month";r=9987;t=*`)
+	r = c.do("GET", "/api/fetch-expensive-data", apiKey1, "blackbox-key-1")
+	c.expect("fetch-expensive-data retried", r, 200, "application/json", expensiveDataBody)
+	c.rateLimit("fetch-expensive-data retried", r, 500, 487, day, policy1, `"day";r=487;t=*, "month";r=9987;t=*`)
+	r = c.do("GET", "/api/fetch-data", apiKey1, "blackbox-key-1")
+	c.expect("a key reused on another route", r, 422, "application/problem+json",
+		`{"type":"about:blank","title":"Unprocessable Entity","status":422,"detail":"This Idempotency-Key was already used for a request of another cost or route."}`)
+	r = c.do("GET", "/api/compute?units=2", apiKey1, "blackbox-key-2")
+	c.expect("compute 2 with a key", r, 200, "application/json", `{"units":2,"cost":2}`)
+	r = c.do("GET", "/api/compute?units=2", apiKey1, "blackbox-key-2")
+	c.expect("compute 2 retried", r, 200, "application/json", `{"units":2,"cost":2}`)
+	c.rateLimit("compute 2 retried", r, 500, 485, day, policy1, `"day";r=485;t=*, "month";r=9985;t=*`)
+	r = c.do("GET", "/api/compute?units=3", apiKey1, "blackbox-key-2")
+	c.expect("a key reused for another cost", r, 422, "application/problem+json", "")
+	r = c.do("GET", "/api/fetch-data", apiKey1, "not a valid key")
+	c.expect("a malformed key", r, 400, "application/problem+json",
+		`{"type":"about:blank","title":"Bad Request","status":400,"detail":"The Idempotency-Key must be 1 to 255 visible ASCII characters."}`)
+
+	// 1 + 5 + 0.5 + 0 + 1 + 5 + 2: the bad units, 404s, the retries and the
+	// refused keys charged nothing; unstable was refunded.
 	q, _ = c.quota(apiKey1, "client1", periods1, limits1)
-	if got := used(t, q, "day") + "/" + used(t, q, "month"); got != "7.5/7.5" {
-		t.Errorf("client1 used %s, want 7.5/7.5", got)
+	if got := used(t, q, "day") + "/" + used(t, q, "month"); got != "14.5/14.5" {
+		t.Errorf("client1 used %s, want 14.5/14.5", got)
 	}
 	quota1 := q
 
@@ -458,8 +522,15 @@ func scenario(t *testing.T, bin string) []string {
 	} else if got := used(t, q, "minute"); got != "10" {
 		t.Errorf("client2 minute after a restart: used %s, want 10", got)
 	}
+	// Keys outlive a restart: the retries are still not charged.
+	r = c.do("GET", "/api/fetch-expensive-data", apiKey1, "blackbox-key-1")
+	c.expect("fetch-expensive-data retried after a restart", r, 200, "application/json", expensiveDataBody)
+	c.rateLimit("fetch-expensive-data retried after a restart", r, 500, 487, day, policy1, `"day";r=487;t=*, "month";r=9987;t=*`)
+	r = c.do("GET", "/api/compute?units=2", apiKey1, "blackbox-key-2")
+	c.expect("compute 2 retried after a restart", r, 200, "application/json", `{"units":2,"cost":2}`)
+	c.rateLimit("compute 2 retried after a restart", r, 500, 485, day, policy1, `"day";r=485;t=*, "month";r=9985;t=*`)
 	r = c.get("/api/fetch-data", apiKey1)
-	c.rateLimit("fetch-data after a restart", r, 500, 491, day, policy1, `"day";r=491;t=*, "month";r=9991;t=*`)
+	c.rateLimit("fetch-data after a restart", r, 500, 484, day, policy1, `"day";r=484;t=*, "month";r=9984;t=*`)
 
 	// A second process on the same file is refused, and quickly.
 	second := start(t, bin, "-addr", "127.0.0.1:0", "-db", db)
@@ -474,7 +545,7 @@ func scenario(t *testing.T, bin string) []string {
 	}
 	// The first one goes on serving.
 	r = c.get("/api/fetch-data", apiKey1)
-	c.rateLimit("fetch-data beside a second process", r, 500, 490, day, policy1, `"day";r=490;t=*, "month";r=9990;t=*`)
+	c.rateLimit("fetch-data beside a second process", r, 500, 483, day, policy1, `"day";r=483;t=*, "month";r=9983;t=*`)
 
 	if code := p.stop(t); code != 0 {
 		t.Errorf("exit code %d after SIGTERM, want 0; stderr: %s", code, p.stderr.String())
@@ -483,4 +554,55 @@ func scenario(t *testing.T, bin string) []string {
 		t.Errorf("stderr: %s", msg)
 	}
 	return c.transcript
+}
+
+// TestExamplesHeaderLimit checks the one header-size behaviour of the four
+// applications: request headers of 8 KiB are read (here answered 401, the
+// key being unknown), headers beyond 12 KiB are answered 431.
+func TestExamplesHeaderLimit(t *testing.T) {
+	bins := buildApps(t)
+	dir := t.TempDir()
+	for i, name := range apps {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p := start(t, bins[i], "-addr", "127.0.0.1:0", "-db", filepath.Join(dir, name+".db"))
+			addr := p.addr(t)
+			for _, tc := range []struct {
+				size   int
+				status int
+			}{{8 << 10, 401}, {16 << 10, 431}} {
+				status, err := rawStatus(addr, tc.size)
+				if err != nil || status != tc.status {
+					t.Errorf("a %d-byte header: status %d (%v), want %d", tc.size, status, err, tc.status)
+				}
+			}
+			if code := p.stop(t); code != 0 {
+				t.Errorf("exit code %d after SIGTERM; stderr: %s", code, p.stderr.String())
+			}
+		})
+	}
+}
+
+// rawStatus sends a GET of /api/fetch-data with an X-API-Key header of
+// size bytes (name, value and line end) on a connection of its own, and
+// returns the status of the answer. Write errors are ignored: a server may
+// answer 431 and close before reading the whole request.
+func rawStatus(addr string, size int) (int, error) {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		return 0, err
+	}
+	req := "GET /api/fetch-data HTTP/1.1\r\nHost: " + addr + "\r\nX-API-Key: " +
+		strings.Repeat("k", size-len("X-API-Key: \r\n")) + "\r\nConnection: close\r\n\r\n"
+	_, _ = conn.Write([]byte(req))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }

@@ -17,9 +17,9 @@ import (
 )
 
 // apps are the example applications, by directory under examples/.
-var apps = []string{"gin", "echo", "fiber"}
+var apps = []string{"gin", "echo", "fiber", "nethttp"}
 
-// buildTimeout bounds building the three applications.
+// buildTimeout bounds building the applications.
 const buildTimeout = 5 * time.Minute
 
 // binDir holds the applications built by buildApps; TestMain removes it.

@@ -21,8 +21,8 @@ const (
 	requireRedisEnv = "APIBILLING_REQUIRE_SERVICES"
 )
 
-// TestExamplesShareRedis runs the three applications at once with -redis on
-// one Redis and one clients file: they are three instances of one API, so
+// TestExamplesShareRedis runs the four applications at once with -redis on
+// one Redis and one clients file: they are four instances of one API, so
 // a client's credits are shared, exactly, whichever instance serves it.
 func TestExamplesShareRedis(t *testing.T) {
 	addr := os.Getenv(redisAddrEnv)
@@ -93,7 +93,7 @@ func TestExamplesShareRedis(t *testing.T) {
 		t.Errorf("day window starts %s, want midnight in Berlin", ws)
 	}
 
-	// Six credits a minute, charged round robin across the three
+	// Six credits a minute, charged round robin across the four
 	// instances: each sees what the others charged.
 	for i := range 6 {
 		c := cs[i%len(cs)]

@@ -1,0 +1,89 @@
+package fiberbilling
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// maxPaths bounds the paths whose route a routeIndex remembers.
+const maxPaths = 4096
+
+// routeIndexes finds the route that serves a request, per app.
+type routeIndexes struct {
+	cur atomic.Pointer[routeIndex]
+}
+
+// routeIndex holds an app's routes (without app.Use's) and the route found
+// for each path seen.
+type routeIndex struct {
+	app      *fiber.App
+	handlers uint32 // app.HandlersCount() when built: it grows with every route
+	cfg      fiber.Config
+	patterns map[string][]string // method -> route patterns, in order
+
+	mu   sync.RWMutex
+	seen map[string]map[string]string // method -> path -> pattern ("" none)
+	n    int
+}
+
+// match returns the pattern of the first route of app for method whose
+// pattern matches path, or false.
+func (r *routeIndexes) match(app *fiber.App, method, path string) (string, bool) {
+	ix := r.cur.Load()
+	if ix == nil || ix.app != app || ix.handlers != app.HandlersCount() {
+		ix = newRouteIndex(app)
+		r.cur.Store(ix)
+	}
+	ix.mu.RLock()
+	p, ok := ix.seen[method][path]
+	ix.mu.RUnlock()
+	if ok {
+		return p, p != ""
+	}
+	p = ""
+	detect := path
+	if !ix.cfg.StrictRouting && len(detect) > 1 {
+		detect = strings.TrimRight(detect, "/") // as Fiber routes
+		if detect == "" {
+			detect = "/"
+		}
+	}
+	for _, pattern := range ix.patterns[method] {
+		if fiber.RoutePatternMatch(detect, pattern, ix.cfg) {
+			p = pattern
+			break
+		}
+	}
+	ix.mu.Lock()
+	if ix.n < maxPaths {
+		m := ix.seen[method]
+		if m == nil {
+			m = map[string]string{}
+			ix.seen[strings.Clone(method)] = m
+		}
+		if _, dup := m[path]; !dup {
+			m[strings.Clone(path)] = p // path points into Fiber's buffers
+			ix.n++
+		}
+	}
+	ix.mu.Unlock()
+	return p, p != ""
+}
+
+func newRouteIndex(app *fiber.App) *routeIndex {
+	cfg := app.Config()
+	ix := &routeIndex{
+		app:      app,
+		handlers: app.HandlersCount(),
+		cfg:      fiber.Config{CaseSensitive: cfg.CaseSensitive, StrictRouting: cfg.StrictRouting},
+		patterns: map[string][]string{},
+		seen:     map[string]map[string]string{},
+	}
+	for _, rt := range app.GetRoutes(true) {
+		ix.patterns[rt.Method] = append(ix.patterns[rt.Method], rt.Path)
+	}
+	return ix
+}

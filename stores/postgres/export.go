@@ -113,7 +113,9 @@ func (s *Store) Import(ctx context.Context, next func() (*core.Record, error), o
 		return err
 	}
 	resume := opts.ID != "" && current != nil && *current == opts.ID
-	if !opts.Merge && !resume && full {
+	// A store holding an unfinished import is not empty, even if that
+	// import wrote nothing yet.
+	if !opts.Merge && !resume && (full || current != nil) {
 		return core.ErrNotEmpty
 	}
 	if opts.ID != "" {

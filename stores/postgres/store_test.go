@@ -10,5 +10,11 @@ import (
 
 func TestConformance(t *testing.T) {
 	pool := sharedPool(t)
-	storetest.Run(t, func(t *testing.T) core.Store { return newStore(t, pool, &Options{Timeout: time.Minute}) })
+	storetest.RunWithOptions(t, func(t *testing.T) core.Store {
+		return newStore(t, pool, &Options{Timeout: time.Minute})
+	}, storetest.Options{
+		Retention: func(t *testing.T, d time.Duration) core.Store {
+			return newStore(t, pool, &Options{Timeout: time.Minute, Retention: d})
+		},
+	})
 }

@@ -369,3 +369,12 @@ func TestOutcomeUnknown(t *testing.T) {
 		t.Errorf("Track with the server down: %v, want ErrStoreUnavailable without ErrOutcomeUnknown", err)
 	}
 }
+
+// TestOneRoundTrip counts what the store sends to the server: one write
+// per deduction, keyed or not, admitted or refused, and per refund.
+func TestOneRoundTrip(t *testing.T) {
+	sharedDB(t)
+	p := faultproxy.Start(t, serverAddr(t), 0)
+	s := newStore(t, proxiedDB(t, p), &Options{Timeout: time.Minute, PruneInterval: -1})
+	faultproxy.CountRoundTrips(t, s, p)
+}

@@ -398,3 +398,13 @@ func TestSerializableSessions(t *testing.T) {
 		t.Errorf("the store did not switch to explicit READ COMMITTED transactions")
 	}
 }
+
+// TestOneRoundTrip counts what the store sends to the server: one write
+// per deduction, keyed or not, admitted or refused, and per refund.
+func TestOneRoundTrip(t *testing.T) {
+	direct := sharedPool(t)
+	p := faultproxy.Start(t, net.JoinHostPort(direct.Config().ConnConfig.Host, strconv.Itoa(int(direct.Config().ConnConfig.Port))), 0)
+	pool, _ := proxiedPool(t, p, nil)
+	s := newStore(t, pool, &Options{Timeout: time.Minute, PruneInterval: -1})
+	faultproxy.CountRoundTrips(t, s, p)
+}

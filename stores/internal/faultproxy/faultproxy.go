@@ -18,6 +18,7 @@ type Proxy struct {
 	delay   time.Duration
 	mode    atomic.Int32
 	running atomic.Int64 // the proxy's own goroutines
+	writes  atomic.Int64 // reads from clients passed on to the target
 	wg      sync.WaitGroup
 
 	mu     sync.Mutex
@@ -54,6 +55,10 @@ func (p *Proxy) Addr() string { return p.addr }
 
 // SetMode sets the mode for the data that passes from now on.
 func (p *Proxy) SetMode(m int32) { p.mode.Store(m) }
+
+// Writes returns how many times the proxy has passed data from a client to
+// the target: one per round trip of a client that waits for each reply.
+func (p *Proxy) Writes() int64 { return p.writes.Load() }
 
 // Goroutines returns how many goroutines the proxy runs.
 func (p *Proxy) Goroutines() int64 { return p.running.Load() }
@@ -132,6 +137,9 @@ func (p *Proxy) pipe(dst, src net.Conn, reply bool) {
 				if reply {
 					return
 				}
+			}
+			if !reply {
+				p.writes.Add(1)
 			}
 			if _, err := dst.Write(buf[:n]); err != nil {
 				return

@@ -20,7 +20,9 @@
 //
 // The database user needs CREATE ROUTINE (once, to create the procedures)
 // and EXECUTE besides the usual table privileges. The DSN needs no
-// particular parameter.
+// particular parameter. With binary logging on, binlog_format must be ROW
+// or MIXED (the defaults): the procedures run at READ COMMITTED, which
+// STATEMENT refuses.
 //
 // # One round trip per deduction
 //

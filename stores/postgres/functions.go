@@ -158,9 +158,12 @@ BEGIN
 			fired_bits := fired_bits | (bits::bigint << (4 * (i - 1)));
 		END LOOP;
 		IF held THEN
-			UPDATE {t}windows w SET start_ns = x.start_ns, end_ns = x.end_ns, used = x.used, fired = x.fired
-				FROM unnest(p_periods, v_start, v_end, v_used, v_fired) AS x(period, start_ns, end_ns, used, fired)
-				WHERE w.client = p_client AND w.period = x.period;
+			-- One update by primary key per window: cheaper to plan and run
+			-- than a join with the arrays.
+			FOR i IN 1..n LOOP
+				UPDATE {t}windows w SET start_ns = v_start[i], end_ns = v_end[i], used = v_used[i], fired = v_fired[i]
+					WHERE w.client = p_client AND w.period = p_periods[i];
+			END LOOP;
 		ELSE
 			INSERT INTO {t}windows AS w (client, period, start_ns, end_ns, used, fired)
 				SELECT p_client, x.period, x.start_ns, x.end_ns, x.used, x.fired

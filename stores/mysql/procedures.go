@@ -187,21 +187,13 @@ func deductBody() string {
 			LEAVE proc;
 		END IF;
 	END IF;
-	-- Every counter of the client and the hour aggregate, in one read.
-	SELECT (SELECT used FROM {t}usage WHERE client = p_client AND hour_start = p_hour_start AND label = p_label)`)
-	each(`,
-		MAX(IF(period = p{i}_period, start_ns, NULL)), MAX(IF(period = p{i}_period, end_ns, NULL)),
-		MAX(IF(period = p{i}_period, used, NULL)), MAX(IF(period = p{i}_period, fired, NULL))`)
-	w(`
-		INTO agg`)
-	each(", c{i}_start, c{i}_end, c{i}_used, c{i}_fired")
-	w(`
-		FROM {t}windows WHERE client = p_client;
 	SET v_ok = TRUE;
 `)
 	// A counter of a later window than the op's counts (the op's window
 	// has ended); one of an earlier window does not.
 	each(`	IF p_n > {i} THEN
+		SELECT start_ns, end_ns, used, fired INTO c{i}_start, c{i}_end, c{i}_used, c{i}_fired
+			FROM {t}windows WHERE client = p_client AND period = p{i}_period;
 		SET u{i} = IF(c{i}_start IS NOT NULL AND p{i}_start <= c{i}_start, c{i}_used, 0);
 		IF NOT (p_cost = 0 OR p{i}_limit < 0 OR u{i} <= p{i}_limit - p_cost) THEN
 			SET v_ok = FALSE;
@@ -211,8 +203,12 @@ func deductBody() string {
 		END IF;
 	END IF;
 `)
-	w(`	IF v_ok AND p_cost > 0 AND agg > 9223372036854775807 - p_cost THEN
-		SET v_ok = FALSE, v_over = TRUE;
+	w(`	IF v_ok AND p_cost > 0 THEN
+		SELECT used INTO agg FROM {t}usage
+			WHERE client = p_client AND hour_start = p_hour_start AND label = p_label;
+		IF agg > 9223372036854775807 - p_cost THEN
+			SET v_ok = FALSE, v_over = TRUE;
+		END IF;
 	END IF;
 	IF NOT v_ok THEN
 		COMMIT;

@@ -165,7 +165,9 @@ func deductBody() string {
 `)
 	each("\tDECLARE c{i}_start, c{i}_end, c{i}_used, u{i}, s{i}, e{i} BIGINT;\n\tDECLARE c{i}_fired, f{i} INT;\n")
 	w(`	DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
-	SET SESSION innodb_lock_wait_timeout = p_lock_wait;
+	IF @@SESSION.innodb_lock_wait_timeout <> p_lock_wait THEN
+		SET SESSION innodb_lock_wait_timeout = p_lock_wait;
+	END IF;
 	SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
 	START TRANSACTION;
 	IF p_cost > 0 OR p_key IS NOT NULL THEN

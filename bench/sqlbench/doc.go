@@ -12,6 +12,10 @@
 // application might write it by hand: BEGIN; SELECT the client's window
 // rows FOR UPDATE; check the limit; UPDATE them; upsert the hour
 // aggregate; COMMIT: five round trips, holding the row locks over four.
+// Its statements are prepared (pgx caches them by itself; on MySQL they
+// are prepared once); on MySQL, naive-unprepared sends them as
+// database/sql does a query with arguments by default, each prepared,
+// executed and closed.
 //
 // The servers come from APIBILLING_POSTGRES_URL (default
 // postgres://postgres@127.0.0.1:5432/test) and APIBILLING_MYSQL_DSN

@@ -198,9 +198,11 @@ func myStore(b *testing.B, db *sql.DB) *mysql.Store {
 }
 
 // myNaive returns a charger that does the store's work in a hand-written
-// transaction of five round trips (prepared statements, as database/sql
-// keeps them), on the tables of s.
-func myNaive(b *testing.B, db *sql.DB, s *mysql.Store, clients int) charger {
+// transaction of five round trips, on the tables of s: with statements
+// prepared once (prepared), or as tx.QueryContext and tx.ExecContext
+// send them by default, each prepared, executed and closed (a round trip
+// more per statement).
+func myNaive(b *testing.B, db *sql.DB, s *mysql.Store, clients int, prepared bool) charger {
 	t := "`" + s.Prefix()
 	ids := clientIDs(clients)
 	ctx := context.Background()
@@ -229,6 +231,9 @@ func myNaive(b *testing.B, db *sql.DB, s *mysql.Store, clients int) charger {
 	}
 	b.Cleanup(func() { sel.Close(); upd.Close(); ins.Close() })
 	limit := core.MaxCredits.Micro()
+	selSQL := "SELECT period, used FROM " + t + "windows` WHERE client = ? ORDER BY period FOR UPDATE"
+	updSQL := "UPDATE " + t + "windows` SET used = used + 1000000 WHERE client = ?"
+	insSQL := "INSERT INTO " + t + "usage` VALUES (?, ?, '', ?, 1000000) ON DUPLICATE KEY UPDATE used = used + 1000000"
 	return func(ctx context.Context, i int) (bool, error) {
 		client := ids[i]
 		tx, err := db.BeginTx(ctx, nil)
@@ -236,7 +241,19 @@ func myNaive(b *testing.B, db *sql.DB, s *mysql.Store, clients int) charger {
 			return false, err
 		}
 		defer tx.Rollback()
-		rows, err := tx.StmtContext(ctx, sel).QueryContext(ctx, client)
+		query := func(stmt *sql.Stmt, q string, args ...any) (*sql.Rows, error) {
+			if prepared {
+				return tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+			}
+			return tx.QueryContext(ctx, q, args...)
+		}
+		exec := func(stmt *sql.Stmt, q string, args ...any) (sql.Result, error) {
+			if prepared {
+				return tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+			}
+			return tx.ExecContext(ctx, q, args...)
+		}
+		rows, err := query(sel, selSQL, client)
 		if err != nil {
 			return false, err
 		}
@@ -257,10 +274,10 @@ func myNaive(b *testing.B, db *sql.DB, s *mysql.Store, clients int) charger {
 		if !ok {
 			return false, tx.Commit()
 		}
-		if _, err := tx.StmtContext(ctx, upd).ExecContext(ctx, client); err != nil {
+		if _, err := exec(upd, updSQL, client); err != nil {
 			return false, err
 		}
-		if _, err := tx.StmtContext(ctx, ins).ExecContext(ctx, client, hourStart.UnixNano(), hourStart.Add(time.Hour).UnixNano()); err != nil {
+		if _, err := exec(ins, insSQL, client, hourStart.UnixNano(), hourStart.Add(time.Hour).UnixNano()); err != nil {
 			return false, err
 		}
 		return true, tx.Commit()
@@ -272,43 +289,47 @@ var _ = gomysql.ErrInvalidConn // the driver registers itself
 // BenchmarkPostgres charges one credit per operation from 1, 16 and 64
 // goroutines, each with a client of its own or all on one client, through
 // the store and through the naive transaction, and reports operations per
-// second and the 99th percentile latency in microseconds.
+// second and the 99th percentile latency in microseconds. (pgx prepares
+// and caches statements by itself: the naive transaction's statements are
+// prepared.)
 func BenchmarkPostgres(b *testing.B) {
-	each(b, func(b *testing.B, g, clients int, naive bool) charger {
+	each(b, []string{"apibilling", "naive"}, func(b *testing.B, g, clients int, impl string) charger {
 		pool := pgPool(b, g)
 		s := pgStore(b, pool)
-		if naive {
+		if impl == "naive" {
 			return pgNaive(b, pool, s, clients)
 		}
 		return billing(b, s, clients)
 	})
 }
 
-// BenchmarkMySQL is BenchmarkPostgres on MySQL (MariaDB here).
+// BenchmarkMySQL is BenchmarkPostgres on MySQL (MariaDB here), with the
+// naive transaction's statements prepared once (naive) or sent as
+// database/sql sends a query with arguments by default (naive-unprepared).
 func BenchmarkMySQL(b *testing.B) {
-	each(b, func(b *testing.B, g, clients int, naive bool) charger {
+	each(b, []string{"apibilling", "naive", "naive-unprepared"}, func(b *testing.B, g, clients int, impl string) charger {
 		db := myDB(b, g)
 		s := myStore(b, db)
-		if naive {
-			return myNaive(b, db, s, clients)
+		if impl != "apibilling" {
+			return myNaive(b, db, s, clients, impl == "naive")
 		}
 		return billing(b, s, clients)
 	})
 }
 
-func each(b *testing.B, open func(b *testing.B, g, clients int, naive bool) charger) {
+func each(b *testing.B, impls []string, open func(b *testing.B, g, clients int, impl string) charger) {
 	for _, g := range []int{1, 16, 64} {
 		for _, shape := range []string{"own", "one"} {
 			if g == 1 && shape == "one" {
 				continue // the same as own
 			}
-			for _, impl := range []string{"apibilling", "naive"} {
+			for _, impl := range impls {
 				b.Run(fmt.Sprintf("goroutines=%d/clients=%s/impl=%s", g, shape, impl), func(b *testing.B) {
 					clients := g
 					if shape == "one" {
 						clients = 1
 					}
-					charge := open(b, g, clients, impl == "naive")
+					charge := open(b, g, clients, impl)
 					pick := func(i int) int { return i % clients }
 					run(b, charge, g, pick)
 				})

@@ -15,6 +15,7 @@ replace github.com/frappy-go/apibilling/stores/bolt => ../stores/bolt
 replace github.com/frappy-go/apibilling/stores/redis => ../stores/redis
 
 require (
+	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/andybalholm/brotli v1.1.0 // indirect
 	github.com/bytedance/gopkg v0.1.3 // indirect
 	github.com/bytedance/sonic v1.15.0 // indirect
@@ -29,6 +30,9 @@ require (
 	github.com/goccy/go-json v0.10.5 // indirect
 	github.com/goccy/go-yaml v1.19.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
@@ -57,6 +61,7 @@ require (
 	golang.org/x/arch v0.22.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
@@ -69,11 +74,19 @@ require (
 	github.com/frappy-go/apibilling/adapters/fiber v0.4.0
 	github.com/frappy-go/apibilling/adapters/gin v0.4.0
 	github.com/frappy-go/apibilling/stores/bolt v0.4.0
+	github.com/frappy-go/apibilling/stores/mysql v0.4.0
+	github.com/frappy-go/apibilling/stores/postgres v0.4.0
 	github.com/frappy-go/apibilling/stores/redis v0.4.0
 	github.com/gin-gonic/gin v1.12.0
+	github.com/go-sql-driver/mysql v1.10.2
 	github.com/gofiber/fiber/v2 v2.52.15
+	github.com/jackc/pgx/v5 v5.13.0
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/ulule/limiter/v3 v3.11.2
 	github.com/valyala/fasthttp v1.51.0
 )
+
+replace github.com/frappy-go/apibilling/stores/postgres => ../stores/postgres
+
+replace github.com/frappy-go/apibilling/stores/mysql => ../stores/mysql

@@ -1,0 +1,24 @@
+package postgres
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/stores/internal/difftest"
+)
+
+// TestAgainstMemory runs random operations on the store and on the memory
+// store (the reference implementation of the contract) and compares every
+// answer, the exports, an import of the export, an interrupted and resumed
+// import, and a merge.
+func TestAgainstMemory(t *testing.T) {
+	pool := sharedPool(t)
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			t.Parallel()
+			difftest.Run(t, func(t *testing.T) core.Store { return newStore(t, pool, &Options{Timeout: time.Minute}) }, seed, 400)
+		})
+	}
+}

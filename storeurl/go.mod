@@ -1,0 +1,37 @@
+module github.com/frappy-go/apibilling/storeurl
+
+go 1.25.0
+
+require (
+	github.com/frappy-go/apibilling v0.4.0
+	github.com/frappy-go/apibilling/stores/bolt v0.4.0
+	github.com/frappy-go/apibilling/stores/mysql v0.4.0
+	github.com/frappy-go/apibilling/stores/postgres v0.4.0
+	github.com/frappy-go/apibilling/stores/redis v0.4.0
+	github.com/redis/go-redis/v9 v9.22.0
+)
+
+require (
+	filippo.io/edwards25519 v1.2.0 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/go-sql-driver/mysql v1.10.2 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/pgx/v5 v5.13.0 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
+	go.etcd.io/bbolt v1.5.0 // indirect
+	go.uber.org/atomic v1.11.0 // indirect
+	golang.org/x/sync v0.22.0 // indirect
+	golang.org/x/sys v0.45.0 // indirect
+	golang.org/x/text v0.41.0 // indirect
+)
+
+replace github.com/frappy-go/apibilling => ..
+
+replace github.com/frappy-go/apibilling/stores/bolt => ../stores/bolt
+
+replace github.com/frappy-go/apibilling/stores/mysql => ../stores/mysql
+
+replace github.com/frappy-go/apibilling/stores/postgres => ../stores/postgres
+
+replace github.com/frappy-go/apibilling/stores/redis => ../stores/redis

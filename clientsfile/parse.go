@@ -331,3 +331,35 @@ func asType[E error](err error) (E, bool) {
 	ok := errors.As(err, &e)
 	return e, ok
 }
+
+// ParseQuotas parses a list of quotas in the clients file's format,
+// {"quotas":[{"period":"day","limit":500,"start":"...","tz":"..."}]}, with
+// the same rules as [Parse]: what the usage API's PUT api/clients/{id}/quotas
+// takes. Errors are an [*Error] naming the field.
+func ParseQuotas(data []byte) ([]core.Quota, error) {
+	data = bytes.TrimPrefix(data, bom)
+	if path, member, dup := duplicateMember(data); dup {
+		return nil, duplicateError(data, path, member)
+	}
+	var top struct {
+		Quotas []json.RawMessage `json:"quotas"`
+	}
+	if err := decodeStrict(data, &top); err != nil {
+		return nil, fileError(data, err)
+	}
+	zones := zoneCache{}
+	qs := make([]core.Quota, 0, len(top.Quotas))
+	var seen core.PeriodSet
+	for k, rq := range top.Quotas {
+		q, field, err := parseQuota(rq, zones)
+		if err != nil {
+			return nil, &Error{Index: -1, Field: fmt.Sprintf("quotas[%d]%s", k, field), Err: err}
+		}
+		if seen.Has(q.Period) {
+			return nil, &Error{Index: -1, Field: fmt.Sprintf("quotas[%d].period", k), Err: fmt.Errorf("a second %s quota; at most one per period", q.Period)}
+		}
+		seen = seen.Add(q.Period)
+		qs = append(qs, q)
+	}
+	return qs, nil
+}

@@ -352,3 +352,26 @@ func TestParseErrorsKeepKeysSecret(t *testing.T) {
 		}
 	}
 }
+
+func TestParseQuotas(t *testing.T) {
+	qs, err := clientsfile.ParseQuotas([]byte(`{"quotas":[{"period":"day","limit":20,"tz":"Europe/Berlin"},{"period":"month","limit":-1}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(qs) != 2 || qs[0].Period != core.Day || qs[0].Limit != core.Whole(20) || qs[0].Anchor.Location().String() != "Europe/Berlin" || !qs[1].Limit.IsUnlimited() {
+		t.Errorf("ParseQuotas = %+v", qs)
+	}
+	for _, bad := range []string{
+		`{"quotas":[{"period":"day","limit":20},{"period":"day","limit":5}]}`,
+		`{"quotas":[{"period":"day","limit":"20"}]}`,
+		`{"quotas":[{"period":"day","limit":5,"limit":-1}]}`,
+		`{"quotas":[{"period":"fortnight","limit":5}]}`,
+		`{"quotas":[{"period":"day"}]}`,
+		`{"quota":[]}`,
+		`not json`,
+	} {
+		if _, err := clientsfile.ParseQuotas([]byte(bad)); err == nil {
+			t.Errorf("ParseQuotas(%s) accepted", bad)
+		}
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -161,3 +162,26 @@ func (s *ownedRedis) Close() error { return errors.Join(s.Store.Close(), s.clien
 
 // Unwrap returns the store's own type, for its extra methods (Stats).
 func (s *ownedRedis) Unwrap() core.Store { return s.Store }
+
+// UnknownOutcomes returns a function that counts the store's calls whose
+// reply was lost after they were sent (the Redis store's Stats), for the
+// metrics; ok is false for a store that does not count them.
+func UnknownOutcomes(s core.Store) (count func() uint64, ok bool) {
+	if r, isRedis := s.(*ownedRedis); isRedis {
+		return func() uint64 { return r.Stats().OutcomeUnknown }, true
+	}
+	if r, isRedis := s.(*redis.Store); isRedis {
+		return func() uint64 { return r.Stats().OutcomeUnknown }, true
+	}
+	return nil, false
+}
+
+// Backup returns the store's online backup (the bbolt store's consistent
+// copy of its file), for the usage API's GET api/backup; ok is false for a
+// store that has none.
+func Backup(s core.Store) (backup func(ctx context.Context, w io.Writer) (int64, error), ok bool) {
+	if b, isBolt := s.(*bolt.Store); isBolt {
+		return b.Backup, true
+	}
+	return nil, false
+}

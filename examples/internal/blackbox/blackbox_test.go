@@ -194,6 +194,7 @@ func (c *client) noRateLimitHeaders(what string, r response) {
 // quotaJSON is the body of /api/quota.
 type quotaJSON struct {
 	Client string `json:"client"`
+	AsOf   string `json:"as_of"`
 	Quotas []struct {
 		Period      string       `json:"period"`
 		Limit       *json.Number `json:"limit"`
@@ -216,6 +217,9 @@ func (c *client) quota(a auth, wantClient string, wantPeriods []string, wantLimi
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&q); err != nil {
 		c.t.Fatalf("quota body %s: %v", r.body, err)
+	}
+	if _, err := time.Parse(time.RFC3339, q.AsOf); err != nil {
+		c.t.Errorf("quota body %s: as_of: %v", r.body, err)
 	}
 	if q.Client != wantClient || len(q.Quotas) != len(wantPeriods) {
 		c.t.Fatalf("quota body %s: want client %s with %v", r.body, wantClient, wantPeriods)

@@ -139,7 +139,7 @@ func TestExamplesShareRedis(t *testing.T) {
 	if code := bad.wait(t); code != 1 {
 		t.Errorf("with an unreachable Redis: exit code %d, want 1", code)
 	}
-	if msg := bad.stderr.String(); !strings.Contains(msg, "redis at 127.0.0.1:1 does not answer") {
+	if msg := bad.stderr.String(); !strings.Contains(strings.ToLower(msg), "redis at 127.0.0.1:1 does not answer") {
 		t.Errorf("with an unreachable Redis: stderr %q", msg)
 	}
 }

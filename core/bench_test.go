@@ -140,3 +140,36 @@ func BenchmarkMutexMap(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkObserver is BenchmarkChargeInto without an observer (none: the
+// default, one nil check per call, no clock read) and with one that does
+// nothing (nop: two clock reads and three calls through the interface).
+// Neither allocates.
+func BenchmarkObserver(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		opts []core.Option
+	}{
+		{"none", nil},
+		{"nop", []core.Option{core.WithObserver(nopObserver{})}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+			opts := append([]core.Option{core.WithClock(func() time.Time { return now })}, tc.opts...)
+			bill := core.New(memory.New(), opts...)
+			if err := bill.SetQuotas("c", core.Quota{Period: core.Day, Limit: core.MaxCredits}); err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			var o core.Outcome
+			c := core.Charge{Client: "c", Cost: core.Whole(1), Label: "/api/fetch-data"}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := bill.ChargeInto(ctx, &o, &c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -167,9 +167,14 @@ func (d *diff) op() *core.Op {
 	}
 	if r.IntN(3) == 0 {
 		o.Key = fmt.Sprintf("k%d", r.IntN(6))
-		o.KeyExpires = o.At + int64(20*time.Minute)
-		if d.lastKeyed != nil && r.IntN(3) == 0 { // a retry of the last keyed charge
-			o.Cost, o.Label, o.Key = d.lastKeyed.Cost, d.lastKeyed.Label, d.lastKeyed.Key
+		o.KeyExpires = o.At + int64(time.Hour)
+		if d.lastKeyed != nil {
+			switch r.IntN(4) {
+			case 0: // a retry of the last keyed charge: a replay
+				o.Cost, o.Label, o.Key = d.lastKeyed.Cost, d.lastKeyed.Label, d.lastKeyed.Key
+			case 1: // another charge under the last key: a conflict
+				o.Cost, o.Label, o.Key = d.lastKeyed.Cost+1, d.lastKeyed.Label, d.lastKeyed.Key
+			}
 		}
 		last := *o
 		d.lastKeyed = &last

@@ -33,6 +33,7 @@ import (
 	"github.com/frappy-go/apibilling/core"
 	"github.com/frappy-go/apibilling/stores/bolt"
 	"github.com/frappy-go/apibilling/stores/memory"
+	"github.com/frappy-go/apibilling/stores/mongo"
 	"github.com/frappy-go/apibilling/stores/mysql"
 	"github.com/frappy-go/apibilling/stores/postgres"
 	"github.com/frappy-go/apibilling/stores/redis"
@@ -45,7 +46,7 @@ type Options struct {
 	Redis    *redis.Options
 	Postgres *postgres.Options
 	MySQL    *mysql.Options
-	Mongo    any // *mongo.Options; see OpenMongo
+	Mongo    *mongo.Options
 	// PingTimeout bounds the check that a server answers, so that a wrong
 	// address fails at start-up rather than with 503s. Default: 5 s.
 	PingTimeout time.Duration
@@ -115,18 +116,12 @@ func Open(ctx context.Context, url string, opts *Options) (core.Store, error) {
 		defer cancel()
 		return mysql.Open(pctx, rest, o.MySQL)
 	case "mongo":
-		if openMongo == nil {
-			return nil, errors.New("apibilling/storeurl: this build has no MongoDB store")
-		}
 		pctx, cancel := context.WithTimeout(ctx, o.PingTimeout)
 		defer cancel()
-		return openMongo(pctx, rest, o.Mongo)
+		return mongo.Open(pctx, rest, o.Mongo)
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownScheme, kind)
 }
-
-// openMongo opens the MongoDB store; set by mongo.go.
-var openMongo func(ctx context.Context, uri string, opts any) (core.Store, error)
 
 // openRedis connects to the Redis server at url and checks that it
 // answers.

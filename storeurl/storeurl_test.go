@@ -49,6 +49,7 @@ func TestOpen(t *testing.T) {
 		"redis":    "redis://" + env("APIBILLING_REDIS_ADDR", "127.0.0.1:6379") + "/0",
 		"postgres": env("APIBILLING_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"),
 		"mysql":    "mysql://" + env("APIBILLING_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test"),
+		"mongo":    env("APIBILLING_MONGO_URI", "mongodb://127.0.0.1:27017") + "/storeurl_test",
 	}
 	for name, url := range urls {
 		t.Run(name, func(t *testing.T) {

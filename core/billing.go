@@ -2,7 +2,6 @@ package core
 
 import (
 	"fmt"
-	"hash/maphash"
 	"slices"
 	"strings"
 	"sync"
@@ -72,7 +71,6 @@ func New(store Store, opts ...Option) *Billing {
 	for _, o := range opts {
 		o(b)
 	}
-	b.clients.init()
 	return b
 }
 
@@ -140,15 +138,7 @@ func (b *Billing) Quotas(client string) []Quota {
 
 // Clients returns the IDs of all clients that have quotas, sorted.
 func (b *Billing) Clients() []string {
-	var out []string
-	for i := range b.clients.shards {
-		s := &b.clients.shards[i]
-		s.mu.RLock()
-		for id := range s.m {
-			out = append(out, id)
-		}
-		s.mu.RUnlock()
-	}
+	out := b.clients.ids()
 	slices.Sort(out)
 	return out
 }
@@ -188,46 +178,30 @@ type clientQuotas struct {
 	rules []*rule
 }
 
-// registry maps client IDs to their quotas in shards, so that lookups on
-// many cores rarely touch the same lock.
+// registry maps client IDs to their quotas. It is read on every charge
+// and written only when quotas change, so it is a [sync.Map]: a look-up
+// takes no lock and writes no shared memory, and charges on many cores do
+// not contend.
 type registry struct {
-	seed   maphash.Seed
-	shards [64]struct {
-		mu sync.RWMutex
-		m  map[string]*clientQuotas
-		_  [32]byte // keep shards on separate cache lines
-	}
-}
-
-func (r *registry) init() {
-	r.seed = maphash.MakeSeed()
-	for i := range r.shards {
-		r.shards[i].m = make(map[string]*clientQuotas)
-	}
-}
-
-func (r *registry) shard(id string) int {
-	return int(maphash.String(r.seed, id) % uint64(len(r.shards)))
+	m sync.Map // string -> *clientQuotas
 }
 
 func (r *registry) get(id string) *clientQuotas {
-	s := &r.shards[r.shard(id)]
-	s.mu.RLock()
-	c := s.m[id]
-	s.mu.RUnlock()
-	return c
+	c, _ := r.m.Load(id)
+	q, _ := c.(*clientQuotas)
+	return q
 }
 
-func (r *registry) set(c *clientQuotas) {
-	s := &r.shards[r.shard(c.id)]
-	s.mu.Lock()
-	s.m[c.id] = c
-	s.mu.Unlock()
-}
+func (r *registry) set(c *clientQuotas) { r.m.Store(c.id, c) }
 
-func (r *registry) remove(id string) {
-	s := &r.shards[r.shard(id)]
-	s.mu.Lock()
-	delete(s.m, id)
-	s.mu.Unlock()
+func (r *registry) remove(id string) { r.m.Delete(id) }
+
+// ids returns the IDs of every client.
+func (r *registry) ids() []string {
+	var out []string
+	r.m.Range(func(id, _ any) bool {
+		out = append(out, id.(string))
+		return true
+	})
+	return out
 }

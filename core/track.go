@@ -67,7 +67,7 @@ func (b *Billing) Charge(ctx context.Context, c Charge) (Outcome, error) {
 // overwrites whole. Middleware that keeps outcomes in per-request state uses
 // it to avoid copying them.
 func (b *Billing) ChargeInto(ctx context.Context, o *Outcome, c *Charge) error {
-	*o = Outcome{lowest: -1}
+	o.reset()
 	if err := checkCharge(c); err != nil {
 		return err
 	}
@@ -93,12 +93,12 @@ func (b *Billing) ChargeInto(ctx context.Context, o *Outcome, c *Charge) error {
 		b.observe(OpDeduct, t0, err)
 	}
 	if err != nil {
-		o.op.N = 0
+		o.dropWindows()
 		return storeError(err)
 	}
 	switch {
 	case res.Conflict && res.Record != nil:
-		o.op.N = 0
+		o.dropWindows()
 		return &IdempotencyConflictError{Key: c.IdempotencyKey, Cost: micro(res.Record.Cost), Label: res.Record.Label}
 	case res.Replayed && res.Record != nil:
 		o.replay(res.Record)
@@ -109,7 +109,6 @@ func (b *Billing) ChargeInto(ctx context.Context, o *Outcome, c *Charge) error {
 	}
 	o.used = res.Used
 	o.allowed = res.OK
-	o.lowest = o.findLowest()
 	if b.observer != nil {
 		b.observer.Charged(o.op.Client, o.op.Label, c.Cost, res.OK, false)
 	}
@@ -183,7 +182,6 @@ func (b *Billing) Refund(ctx context.Context, o *Outcome) error {
 	for i := 0; i < o.op.N; i++ {
 		o.used[i] = max(0, o.used[i]-o.op.Cost)
 	}
-	o.lowest = o.findLowest()
 	return nil
 }
 
@@ -204,12 +202,11 @@ func (b *Billing) Status(ctx context.Context, client string) (Outcome, error) {
 		b.observe(OpUsage, t0, err)
 	}
 	if err != nil {
-		o.op.N = 0
+		o.dropWindows()
 		return o, storeError(err)
 	}
 	o.used = res.Used
 	o.allowed = true
-	o.lowest = o.findLowest()
 	return o, nil
 }
 
@@ -229,25 +226,34 @@ func (b *Billing) prepare(o *Outcome, client string, now time.Time) error {
 	o.op.Bucket = b.bucket(t)
 	o.op.N = len(c.rules)
 	for i, r := range c.rules {
-		s, e := r.window(t)
-		o.op.List[i] = Window{Period: r.Period, Start: s, End: e, Limit: r.limit, Levels: r.levels}
+		w := &o.op.List[i]
+		w.Period, w.Limit, w.Levels = r.Period, r.limit, r.levels
+		w.Start, w.End = r.window(t)
 	}
 	return nil
 }
 
 // clockNano returns now in Unix nanoseconds, clamped to the years 1680 to
-// 2260, where every window and hour fits in int64 nanoseconds.
+// 2260, where every window and hour fits in int64 nanoseconds. (A clock
+// reading strictly between the bounds' seconds is inside them: one
+// comparison of seconds decides for every reading but those of the bounds'
+// own seconds.)
 func clockNano(now time.Time) int64 {
-	switch {
-	case now.Before(minClock):
-		return minWindowNano
-	case now.After(maxClock):
-		return maxWindowNano
+	if s := now.Unix(); s <= minClockSec || s >= maxClockSec {
+		switch {
+		case now.Before(minClock):
+			return minWindowNano
+		case now.After(maxClock):
+			return maxWindowNano
+		}
 	}
 	return now.UnixNano()
 }
 
-var minClock, maxClock = time.Unix(0, minWindowNano), time.Unix(0, maxWindowNano)
+var (
+	minClock, maxClock       = time.Unix(0, minWindowNano), time.Unix(0, maxWindowNano)
+	minClockSec, maxClockSec = minClock.Unix(), maxClock.Unix()
+)
 
 // storeError wraps a store's error in ErrStoreUnavailable, keeping what it
 // wraps (ErrOutcomeUnknown, the context's error) visible to errors.Is.
@@ -269,7 +275,29 @@ type Outcome struct {
 	allowed  bool
 	refunded bool
 	replayed bool
-	lowest   int8
+}
+
+// reset makes o the zero Outcome, as *o = Outcome{} would, for
+// [Billing.ChargeInto]. The windows past op.N are zero in every Outcome,
+// so only the previous charge's are cleared, not the whole list (a
+// ChargeInto into a reused Outcome, the middleware's path, clears a few
+// dozen bytes instead of the whole Outcome).
+func (o *Outcome) reset() {
+	o.dropWindows()
+	o.op.Client, o.op.Label, o.op.Key = "", "", ""
+	o.op.Cost, o.op.At, o.op.KeyExpires = 0, 0, 0
+	o.op.Bucket = Span{}
+	o.used = [MaxQuotas]int64{}
+	o.quotas = nil
+	o.allowed, o.refunded, o.replayed = false, false, false
+}
+
+// dropWindows leaves o without windows (zero, as windows past op.N are).
+func (o *Outcome) dropWindows() {
+	for i := range o.op.N { // a few windows: cheaper than a call to clear
+		o.op.List[i] = Window{}
+	}
+	o.op.N = 0
 }
 
 // replay makes o the outcome recorded under an idempotency key.
@@ -281,7 +309,6 @@ func (o *Outcome) replay(r *KeyRecord) {
 	o.quotas = q
 	o.allowed = true
 	o.replayed = true
-	o.lowest = o.findLowest()
 }
 
 // Allowed reports whether the charge was admitted (and deducted, unless it
@@ -332,6 +359,30 @@ func (o *Outcome) Quota(i int) QuotaStatus {
 	return s
 }
 
+// QuotaFigures are one quota's figures as rate-limit headers state them:
+// [QuotaStatus] without the times in the quota's zone.
+type QuotaFigures struct {
+	Period    Period
+	Limit     Credits // or Unlimited
+	Remaining Credits // never negative; Unlimited if the quota is
+	// End is the renewal time, Unix nanoseconds.
+	End int64
+}
+
+// Figures returns the figures of the i-th quota, for 0 <= i < Len: what
+// [Outcome.Quota] returns, read without building times in the quota's
+// zone, for middleware that formats headers on every request.
+func (o *Outcome) Figures(i int) QuotaFigures {
+	w := &o.op.List[i]
+	f := QuotaFigures{Period: w.Period, End: w.End}
+	if w.Unlimited() {
+		f.Limit, f.Remaining = Unlimited, Unlimited
+	} else {
+		f.Limit, f.Remaining = micro(w.Limit), micro(max(0, w.Limit-o.used[i]))
+	}
+	return f
+}
+
 // loc returns the zone of the client's quota of period p.
 func (o *Outcome) loc(p Period) *time.Location {
 	if o.quotas != nil {
@@ -357,19 +408,29 @@ func (o *Outcome) Quotas() []QuotaStatus {
 // credits left, and of those the earliest renewal. Unlimited quotas are
 // never the lowest; ok is false when the client has only unlimited quotas.
 func (o *Outcome) Lowest() (s QuotaStatus, ok bool) {
-	if o.lowest < 0 || int(o.lowest) >= o.op.N {
+	i := o.LowestIndex()
+	if i < 0 {
 		return s, false
 	}
-	return o.Quota(int(o.lowest)), true
+	return o.Quota(i), true
 }
 
 // LowestIndex returns the index of [Outcome.Lowest] for [Outcome.Quota], or
 // -1.
 func (o *Outcome) LowestIndex() int {
-	if int(o.lowest) >= o.op.N {
-		return -1
+	best := -1
+	var bestRem, bestEnd int64
+	for i := 0; i < o.op.N; i++ {
+		w := &o.op.List[i]
+		if w.Unlimited() {
+			continue
+		}
+		r := max(0, w.Limit-o.used[i])
+		if best < 0 || r < bestRem || (r == bestRem && w.End < bestEnd) {
+			best, bestRem, bestEnd = i, r, w.End
+		}
 	}
-	return int(o.lowest)
+	return best
 }
 
 // Violated returns the quotas that refused the charge.
@@ -404,22 +465,6 @@ func (o *Outcome) RetryAt() time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, latest).UTC()
-}
-
-func (o *Outcome) findLowest() int8 {
-	best := int8(-1)
-	var bestRem, bestEnd int64
-	for i := 0; i < o.op.N; i++ {
-		w := &o.op.List[i]
-		if w.Unlimited() {
-			continue
-		}
-		r := max(0, w.Limit-o.used[i])
-		if best < 0 || r < bestRem || (r == bestRem && w.End < bestEnd) {
-			best, bestRem, bestEnd = int8(i), r, w.End
-		}
-	}
-	return best
 }
 
 func (o *Outcome) exceeded() error {

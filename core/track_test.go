@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -387,6 +388,13 @@ func TestStatusLowest(t *testing.T) {
 			if got, want := o.Len(), len(tt.quotas); got != want {
 				t.Errorf("Len() = %d, want %d", got, want)
 			}
+			for i := range o.Len() {
+				q := o.Quota(i)
+				want := core.QuotaFigures{Period: q.Period, Limit: q.Limit, Remaining: q.Remaining, End: q.End.UnixNano()}
+				if got := o.Figures(i); got != want {
+					t.Errorf("Figures(%d) = %+v, want %+v (from Quota)", i, got, want)
+				}
+			}
 			low, ok := o.Lowest()
 			if ok != tt.ok || (ok && low.Period != tt.lowest) {
 				t.Fatalf("Lowest() = %s, %v; want %s, %v", low.Period, ok, tt.lowest, tt.ok)
@@ -459,6 +467,10 @@ func TestOutcomeAccessors(t *testing.T) {
 	}
 	if qs := o.Quotas(); len(qs) != 1 || qs[0] != want {
 		t.Errorf("Quotas() = %+v", qs)
+	}
+	wantFigures := core.QuotaFigures{Period: want.Period, Limit: want.Limit, Remaining: want.Remaining, End: want.End.UnixNano()}
+	if f := o.Figures(0); f != wantFigures {
+		t.Errorf("Figures(0) = %+v, want %+v", f, wantFigures)
 	}
 	var zero core.Outcome
 	if _, ok := zero.Lowest(); ok || zero.Len() != 0 || zero.LowestIndex() != -1 {
@@ -661,5 +673,55 @@ func TestLabelLength(t *testing.T) {
 	// The key of the refused charge was not recorded.
 	if o, err := b.Charge(ctx, core.Charge{Client: "c", Cost: core.Whole(1), IdempotencyKey: "k"}); err != nil || o.Replayed() {
 		t.Errorf("Charge with the refused charge's key = replayed %v, %v; want charged", o.Replayed(), err)
+	}
+}
+
+// TestChargeIntoReusedOutcome checks that ChargeInto into an Outcome that
+// held another charge (more windows, a key, a label; or a store error)
+// gives exactly what it gives into a zero Outcome: Outcome.reset must clear
+// every field, and the windows the previous charge left.
+func TestChargeIntoReusedOutcome(t *testing.T) {
+	// A new field of Op or Outcome must be cleared by Outcome.reset: these
+	// counts make the test fail until it is looked at.
+	if n := reflect.TypeOf(core.Op{}).NumField(); n != 9 {
+		t.Errorf("core.Op has %d fields: check that Outcome.reset clears the new ones, then update this count", n)
+	}
+	if n := reflect.TypeOf(core.Outcome{}).NumField(); n != 6 {
+		t.Errorf("core.Outcome has %d fields: check that Outcome.reset clears the new ones, then update this count", n)
+	}
+	now := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+	b := core.New(memory.New(), core.WithClock(func() time.Time { return now }))
+	var all []core.Quota
+	for p := core.Second; p <= core.Year; p++ {
+		all = append(all, core.Quota{Period: p, Limit: core.Whole(1000)})
+	}
+	if err := b.SetQuotas("many", all...); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetQuotas("two", core.Quota{Period: core.Day, Limit: core.Whole(10)}, core.Quota{Period: core.Month, Limit: core.Unlimited}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	previous := map[string]*core.Charge{
+		"seven windows, a key and a label": {Client: "many", Cost: core.Whole(3), Label: "/a", IdempotencyKey: "k-1"},
+		"refused":                          {Client: "many", Cost: core.Whole(5000), Label: "/b"},
+		"no quotas":                        {Client: "nobody", Cost: core.Whole(1)},
+	}
+	// A free charge changes no usage, so both charges see the same state.
+	next := []*core.Charge{
+		{Client: "two", Cost: core.Whole(0), Label: "/c"},
+		{Client: "nobody", Cost: core.Whole(0)},
+		{Client: "two", Cost: core.Whole(0), IdempotencyKey: "bad key"},
+	}
+	for name, prev := range previous {
+		for _, c := range next {
+			var reused, fresh core.Outcome
+			_ = b.ChargeInto(ctx, &reused, prev)
+			errReused := b.ChargeInto(ctx, &reused, c)
+			errFresh := b.ChargeInto(ctx, &fresh, c)
+			if reused != fresh || (errReused == nil) != (errFresh == nil) {
+				t.Errorf("after %s, charging %+v: reused Outcome %+v (%v), want %+v (%v)", name, *c, reused, errReused, fresh, errFresh)
+			}
+		}
 	}
 }

@@ -12,8 +12,10 @@
 // says so (a panic counts as 500), and releases its pooled state. An
 // adapter implements the small interface [IO] for its request type: read a
 // header, the route and whether one matched, set headers, write a status
-// and body, run the next handler and learn its status, store and load the
-// request's [State], and hand a failure to the framework.
+// and body, run the next handler and learn its status, store, load and
+// restore the request's [State], and hand a failure to the framework. The
+// adapters of gin, echo and net/http keep the State in the request's
+// context ([WithState], [StateFrom], [WithoutState]); fiber's in c.Locals.
 //
 // A request is charged exactly once, however many billing handlers of one
 // Billing it passes (a global middleware and a route-level one): see

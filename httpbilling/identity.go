@@ -46,9 +46,12 @@ func FirstOf[F ~func(C) (string, error), C any](ids []F) F {
 // adapters' MapKey is this one.
 func MapKey[F ~func(C) (string, error), C any](id F, lookup func(key string) (client string, ok bool)) F {
 	return func(c C) (string, error) {
-		key, err := Identify(id, c)
+		key, err := id(c)
 		if err != nil {
 			return "", err
+		}
+		if key == "" {
+			return "", ErrNoIdentity
 		}
 		client, ok := lookup(key)
 		if !ok || client == "" {

@@ -69,7 +69,34 @@ type Config struct {
 	// Refund reports whether a billed request whose handler answered status
 	// is refunded. Default: status >= 500 (a panic counts as 500).
 	Refund func(status int) bool
+
+	// Observer receives the outcome of every request the middleware bills
+	// or refuses, for metrics (such as the Prometheus collector of
+	// metrics/prometheus). Default: none, at no cost.
+	Observer Observer
 }
+
+// Observer receives the outcome of each request a middleware billed or
+// refused: one of the Outcome constants, and the request's label (its
+// route pattern, unless a label function says otherwise). Requests that no
+// route serves, and requests skipped, are not reported. It runs on the
+// request's goroutine and must be fast.
+type Observer interface {
+	Request(outcome, route string)
+}
+
+// Request outcomes, as [Observer] receives them.
+const (
+	OutcomeAllowed      = "allowed"      // charged and passed to the handler
+	OutcomeDenied       = "denied"       // 429: a quota refused
+	OutcomeUnidentified = "unidentified" // 401: no valid client identity
+	OutcomeNoQuota      = "no_quota"     // 403: the client has no quotas
+	OutcomeBadCost      = "bad_cost"     // the cost, label or key could not be used (400, 500)
+	OutcomeStoreError   = "store_error"  // 503: the store failed (fail closed)
+	OutcomeFailOpen     = "fail_open"    // the store failed and the request passed unbilled
+	OutcomeReplayed     = "replayed"     // an idempotency key's retry: passed, not charged
+	OutcomeConflict     = "conflict"     // 422: an idempotency key reused for another charge
+)
 
 // Meter bills HTTP requests as [Config] says: the part of a middleware
 // that its billing handlers share. It is safe for concurrent use.
@@ -82,7 +109,9 @@ type Meter struct {
 	logger     *slog.Logger
 	refund     func(int) bool
 	keyHeader  string
+	observer   Observer
 	names      [numHeaders]string // canonical
+	nameBytes  [numHeaders][]byte // names, for fasthttp
 	routes     routeTable
 
 	// inner holds, per route pattern, the methods whose route has a billing
@@ -116,6 +145,7 @@ func NewMeter(cfg Config) *Meter {
 		failOpen: cfg.FailOpen,
 		logger:   cfg.Logger,
 		refund:   cfg.Refund,
+		observer: cfg.Observer,
 	}
 	if m.refund == nil {
 		m.refund = DefaultRefund
@@ -136,6 +166,7 @@ func NewMeter(cfg Config) *Meter {
 		// Once here, not per request: every adapter sets the canonical
 		// key as it is.
 		m.names[i] = textproto.CanonicalMIMEHeaderKey(name)
+		m.nameBytes[i] = []byte(m.names[i])
 	}
 	key := orDefault(cfg.KeyHeader, DefaultKeyHeader)
 	if !validHeaderName(key) {

@@ -36,9 +36,14 @@ type IO[C any] interface {
 	Next(c C) (status int, err error)
 	// Load returns the State stored in the request, or nil.
 	Load(c C) *State
-	// Store stores s in the request (nil: removes it), with the framework's
-	// request-scoped storage and an unexported key.
+	// Store stores s in the request for the handlers after the middleware,
+	// with the framework's request-scoped storage and an unexported key
+	// (gin, echo and net/http: [WithState]).
 	Store(c C, s *State)
+	// Restore undoes Store(c, s) once the middleware is done with the
+	// request: Load returns prev (what it returned before Store) again,
+	// and never s (gin, echo and net/http: [WithoutState]).
+	Restore(c C, s, prev *State)
 	// Fail hands a failure the middleware has answered itself (its body is
 	// written) to the framework's error path, as a.Report says, and returns
 	// what the middleware returns: gin calls c.Error and returns nil, echo
@@ -109,14 +114,15 @@ func (h *Handler[C]) Serve(io IO[C], c C) error {
 func (h *Handler[C]) outer(io IO[C], c C, prev *State) error {
 	m := h.Meter
 	st := acquire()
-	st.billing, st.owner, st.charger, st.parent = m.b, m, m, prev
+	st.billing, st.owner, st.charger = m.b, m, m
 	st.headers.reset(m)
 	io.Store(c, st)
 	done := false
 	defer func() {
 		if !done { // the handler panicked: a recovery middleware answers 500
 			h.finish(io, c, st, http.StatusInternalServerError)
-			io.Store(c, prev)
+			m.observe(st)
+			io.Restore(c, st, prev)
 			st.release()
 		}
 	}()
@@ -129,7 +135,8 @@ func (h *Handler[C]) outer(io IO[C], c C, prev *State) error {
 		if h.charge(io, c, st, true) {
 			err := h.respond(io, c, st)
 			done = true
-			io.Store(c, prev)
+			m.observe(st)
+			io.Restore(c, st, prev)
 			st.release()
 			return err
 		}
@@ -137,9 +144,55 @@ func (h *Handler[C]) outer(io IO[C], c C, prev *State) error {
 	status, err := io.Next(c)
 	done = true
 	h.finish(io, c, st, status)
-	io.Store(c, prev)
+	m.observe(st)
+	io.Restore(c, st, prev)
 	st.release()
 	return err
+}
+
+// observe reports a request's outcome to the meter's observer, if any.
+func (m *Meter) observe(st *State) {
+	if m.observer == nil {
+		return
+	}
+	outcome, ok := st.outcome()
+	if !ok {
+		return
+	}
+	route := st.route.Pattern // a request refused before its charge: its route
+	if st.billed {
+		route = st.out.Label()
+	}
+	m.observer.Request(outcome, route)
+}
+
+// outcome returns what became of the request, or false for one that was
+// not billed or refused (no route served it, or nothing charged it).
+func (s *State) outcome() (string, bool) {
+	switch {
+	case s.failedOpen:
+		return OutcomeFailOpen, true
+	case s.answered || s.err != nil:
+		a := s.answer
+		switch {
+		case a.Kind == Unidentified:
+			return OutcomeUnidentified, true
+		case a.Status == http.StatusTooManyRequests:
+			return OutcomeDenied, true
+		case a.Status == http.StatusForbidden:
+			return OutcomeNoQuota, true
+		case a.Status == http.StatusServiceUnavailable:
+			return OutcomeStoreError, true
+		case a.Status == http.StatusUnprocessableEntity:
+			return OutcomeConflict, true
+		}
+		return OutcomeBadCost, true
+	case s.billed && s.out.Replayed():
+		return OutcomeReplayed, true
+	case s.billed:
+		return OutcomeAllowed, true
+	}
+	return "", false
 }
 
 // inner serves a request that an outer billing handler of the same Billing

@@ -24,6 +24,7 @@ type fakeReq struct {
 	body            string
 	st              *State
 	next            func(r *fakeReq) int
+	req             *http.Request // for ctxIO
 }
 
 type fakeIO struct{}
@@ -54,6 +55,7 @@ func (fakeIO) Next(r *fakeReq) (int, error) {
 }
 func (fakeIO) Load(r *fakeReq) *State             { return r.st }
 func (fakeIO) Store(r *fakeReq, st *State)        { r.st = st }
+func (fakeIO) Restore(r *fakeReq, _, prev *State) { r.st = prev }
 func (fakeIO) Fail(*fakeReq, Answer, error) error { return nil }
 
 func newBilling(t testing.TB, client string, limit int64) *core.Billing {

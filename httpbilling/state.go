@@ -12,31 +12,40 @@ import (
 // State is the billing of one request: which handler charged it, at what
 // cost, the outcome, the headers to set and the answer. The outermost
 // billing handler of a request takes one from a pool, stores it in the
-// request (each adapter with its framework's request-scoped storage, under
-// an unexported key) and releases it when the request is done; inner
+// request (with the request's context, [WithState], or the framework's
+// request-scoped storage, under an unexported key), removes it from there
+// and releases it when the request is done; inner
 // billing handlers of the same [core.Billing] find it there, so that a
 // request is charged once. Adapters only pass it between [Handler] and
 // their [IO]; handlers read the outcome with [State.Outcome], which copies
 // it.
 type State struct {
+	flow
+
+	// charge and out are written whole by each charge before they are
+	// read (out only when billed): a released State keeps them as they
+	// are, which spares clearing most of its size per request.
+	charge core.Charge
+	out    core.Outcome
+
+	headers Headers
+	body    []byte
+}
+
+// flow is what a State records of the request's way through its billing
+// handlers: reset whole when the State is released.
+type flow struct {
 	billing *core.Billing
 	owner   *Meter // the meter of the outermost handler
 	charger *Meter // the meter of the handler that charged
-	parent  *State // what the request held before (another Billing's state)
 	route   Route  // as the outermost handler saw it
-
-	charge core.Charge
-	out    core.Outcome
-	err    error
-	answer Answer
+	err     error
+	answer  Answer
 
 	billed     bool // out holds a charge, admitted or refused
 	answered   bool // the middleware answered; the handler did not run
 	deferred   bool // the outermost handler left the charge to an inner one
 	failedOpen bool // the store failed and the request passed unbilled
-
-	headers Headers
-	body    []byte
 }
 
 var states = sync.Pool{New: func() any {
@@ -45,14 +54,15 @@ var states = sync.Pool{New: func() any {
 	return s
 }}
 
-// acquire returns a zero State, one released earlier if there is one.
+// acquire returns a State whose flow is zero, one released earlier if
+// there is one.
 func acquire() *State { return states.Get().(*State) }
 
 // release resets s and keeps it for reuse. Nothing may read s afterwards.
 func (s *State) release() {
-	buf, body := s.headers.buf[:0], s.body[:0]
-	*s = State{}
-	s.headers.buf, s.body = buf, body
+	s.flow = flow{}
+	s.headers.reset(nil)
+	s.body = s.body[:0]
 	states.Put(s)
 }
 
@@ -91,6 +101,16 @@ type Headers struct {
 	names [numHeaders]uint8  // indexes in m.names
 	ends  [numHeaders]uint16 // end offsets of the values in buf
 	buf   []byte
+	// vals, when set, is where SetIn keeps the value slices of a header
+	// map: memory of the request's own (see [WithState]), so that they
+	// need no allocation of their own.
+	vals *[numHeaders]string
+	// limit and resetAt are the latest X-RateLimit-Limit and -Reset values
+	// and their text. They outlive the request: the pooled State serves
+	// request after request on one processor, whose limit and renewal
+	// repeat (clients on one plan, windows that renew together), so the
+	// text is usually copied rather than formatted again.
+	limit, resetAt decimalText
 }
 
 // Len returns the number of headers.
@@ -98,6 +118,12 @@ func (h *Headers) Len() int { return int(h.n) }
 
 // Name returns the canonical name of the i-th header, 0 <= i < Len.
 func (h *Headers) Name(i int) string { return h.m.names[h.names[i]] }
+
+// NameBytes returns [Headers.Name] as bytes, for setters that take
+// canonical names as bytes (fasthttp's ResponseHeader.SetCanonical), which
+// need not normalize them again. The bytes are shared: do not modify
+// them.
+func (h *Headers) NameBytes(i int) []byte { return h.m.nameBytes[h.names[i]] }
 
 // Bytes returns the value of the i-th header, valid until the request's
 // State is released.
@@ -119,7 +145,12 @@ func (h *Headers) SetIn(hdr http.Header) {
 		return
 	}
 	all := string(h.buf)
-	vals := make([]string, n)
+	var vals []string
+	if h.vals != nil {
+		vals = h.vals[:n]
+	} else {
+		vals = make([]string, n)
+	}
 	start := uint16(0)
 	for i := range n {
 		vals[i] = all[start:h.ends[i]]
@@ -135,8 +166,13 @@ func (h *Headers) DelIn(hdr http.Header) {
 	}
 }
 
+// reset empties h for the headers of a charge by m's handler; a nil m
+// also forgets vals (the State is being released).
 func (h *Headers) reset(m *Meter) {
 	h.m, h.n, h.buf = m, 0, h.buf[:0]
+	if m == nil {
+		h.vals = nil
+	}
 }
 
 // add appends a header whose value was appended to h.buf.
@@ -164,6 +200,12 @@ type quotaFigures struct {
 	end              int64 // renewal, Unix nanoseconds
 }
 
+// figures returns the header figures of the i-th quota of o.
+func figures(o *core.Outcome, i int) quotaFigures {
+	f := o.Figures(i)
+	return quotaFigures{f.Period, f.Limit.Floor(), f.Remaining.Floor(), f.End}
+}
+
 // The constant parts of the draft headers' items, per period: `"day";q=`
 // and `;w=86400` of RateLimit-Policy, `"day";r=` of RateLimit.
 var policyItem, policyWindow, rateLimitItem [core.MaxQuotas]string
@@ -180,26 +222,29 @@ func init() {
 // rateLimitHeaders sets the headers of the charged outcome o.
 func (h *Headers) rateLimitHeaders(o *core.Outcome) {
 	m := h.m
+	if !m.legacy && !m.draft {
+		return // no headers wanted
+	}
 	low := o.LowestIndex()
-	if low < 0 || !m.legacy && !m.draft {
-		return // unlimited quotas only, or no headers wanted
+	if low < 0 {
+		return // unlimited quotas only
 	}
 	if !m.draft { // the legacy triple: the most constrained quota only
-		q := o.Quota(low)
-		h.legacyHeaders(&quotaFigures{q.Period, q.Limit.Floor(), q.Remaining.Floor(), q.End.UnixNano()})
+		lq := figures(o, low)
+		h.legacyHeaders(&lq)
 		return
 	}
 	var qs [core.MaxQuotas]quotaFigures
 	n, first := 0, 0
 	for i := range o.Len() {
-		q := o.Quota(i)
-		if q.Unlimited() {
+		q := figures(o, i)
+		if q.limit < 0 { // unlimited
 			continue
 		}
 		if i == low {
 			first = n
 		}
-		qs[n] = quotaFigures{q.Period, q.Limit.Floor(), q.Remaining.Floor(), q.End.UnixNano()}
+		qs[n] = q
 		n++
 	}
 	lq := &qs[first]
@@ -212,7 +257,7 @@ func (h *Headers) rateLimitHeaders(o *core.Outcome) {
 			h.buf = append(h.buf, ", "...)
 		}
 		h.buf = append(h.buf, policyItem[q.period]...)
-		h.buf = strconv.AppendInt(h.buf, q.limit, 10)
+		h.buf = appendInt(h.buf, q.limit)
 		h.buf = append(h.buf, policyWindow[q.period]...)
 	}
 	h.add(hPolicy)
@@ -229,23 +274,23 @@ func (h *Headers) rateLimitHeaders(o *core.Outcome) {
 
 // legacyHeaders sets the legacy triple of the most constrained quota.
 func (h *Headers) legacyHeaders(lq *quotaFigures) {
-	h.buf = strconv.AppendInt(h.buf, lq.limit, 10)
+	h.buf = h.limit.append(h.buf, lq.limit)
 	h.add(hLimit)
-	h.buf = strconv.AppendInt(h.buf, lq.remaining, 10)
+	h.buf = appendInt(h.buf, lq.remaining)
 	h.add(hRemaining)
-	h.buf = strconv.AppendInt(h.buf, ceilSeconds(lq.end), 10)
+	h.buf = h.resetAt.append(h.buf, ceilSeconds(lq.end))
 	h.add(hReset)
 }
 
 func appendRateLimitItem(b []byte, q *quotaFigures, at int64) []byte {
 	b = append(b, rateLimitItem[q.period]...)
-	b = strconv.AppendInt(b, q.remaining, 10)
+	b = appendInt(b, q.remaining)
 	b = append(b, ";t="...)
-	return strconv.AppendInt(b, max(0, ceilSeconds(q.end-at)), 10)
+	return appendInt(b, max(0, ceilSeconds(q.end-at)))
 }
 
 // retryAfter sets Retry-After to secs, at least 1.
 func (h *Headers) retryAfter(secs int64) {
-	h.buf = strconv.AppendInt(h.buf, max(1, secs), 10)
+	h.buf = appendInt(h.buf, max(1, secs))
 	h.add(hRetryAfter)
 }

@@ -74,7 +74,8 @@ func (rg *Range) Bounds() (from, to time.Time) {
 
 // ParseRange reads from, to and tz: inclusive dates (the last 30 days
 // ending today in the zone by default) and an IANA zone (def when empty).
-// maxRange bounds the span.
+// maxRange bounds the span. zones caches the zones loaded; nil (the only
+// value a caller outside this package can pass) loads each zone anew.
 func ParseRange(q map[string][]string, def *time.Location, now time.Time, maxRange time.Duration, zones *zoneCache) (Range, error) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
@@ -136,8 +137,10 @@ func limit(s string) string {
 type zoneCache struct{ m sync.Map }
 
 func (z *zoneCache) load(name string) (*time.Location, error) {
-	if l, ok := z.m.Load(name); ok {
-		return l.(*time.Location), nil
+	if z != nil {
+		if l, ok := z.m.Load(name); ok {
+			return l.(*time.Location), nil
+		}
 	}
 	if name == "Local" || strings.ContainsAny(name, "\x00\\") || len(name) > 64 {
 		return nil, fmt.Errorf("bad zone")
@@ -146,7 +149,9 @@ func (z *zoneCache) load(name string) (*time.Location, error) {
 	if err != nil {
 		return nil, err
 	}
-	z.m.Store(name, loc)
+	if z != nil {
+		z.m.Store(name, loc)
+	}
 	return loc, nil
 }
 
@@ -226,6 +231,19 @@ func (h *Handler) usage(w http.ResponseWriter, r *http.Request, client string, _
 		return
 	}
 	writeJSON(w, usageJSON(client, days, q, asOf))
+}
+
+// Usage returns a client's usage over rg as GET api/clients/{id}/usage
+// answers it by default: every day of the range, zero-filled, split by
+// route. days are what [DailyRows] returned for rg.
+func Usage(client string, days []core.DailyUsage, rg *Range, asOf time.Time) UsageJSON {
+	return usageJSON(client, days, query{rg: *rg, byDay: true, byRoute: true}, asOf)
+}
+
+// Rows returns a client's CSV rows over rg, as GET api/usage?format=csv
+// writes them: one per day and route with usage, in date and route order.
+func Rows(client string, days []core.DailyUsage, rg *Range) []Row {
+	return rowsOf(client, days, query{rg: *rg, byDay: true, byRoute: true})
 }
 
 // usageJSON builds the JSON answer: every day of the range (zero-filled),

@@ -473,3 +473,19 @@ func TestDashboard(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRangeNilZones: callers outside the package can pass only a nil
+// zone cache; a tz must still load (it used to dereference nil).
+func TestParseRangeNilZones(t *testing.T) {
+	rg, err := usageapi.ParseRange(map[string][]string{"from": {"2026-03-28"}, "to": {"2026-03-30"}, "tz": {"Europe/Berlin"}},
+		time.UTC, time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), usageapi.DefaultMaxRange, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rg.Loc.String(), "Europe/Berlin"; got != want {
+		t.Errorf("zone %s, want %s", got, want)
+	}
+	if _, err := usageapi.ParseRange(map[string][]string{"tz": {"Nowhere/Else"}}, time.UTC, time.Now(), usageapi.DefaultMaxRange, nil); err == nil {
+		t.Error("an unknown zone was accepted")
+	}
+}

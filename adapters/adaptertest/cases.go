@@ -544,6 +544,10 @@ func Run(t *testing.T, make Maker) {
 				t.Parallel()
 				runKeptOutcomes(t, make, w)
 			})
+			t.Run("outcomes reported to the observer", func(t *testing.T) {
+				t.Parallel()
+				runObserved(t, make, w)
+			})
 		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/httpbilling"
 )
 
 // Wiring is how an app's routes are billed.
@@ -113,6 +114,8 @@ type Env struct {
 	// Keep, when set, is called by /api/outcome with what OutcomeFrom
 	// returned.
 	Keep func(o core.Outcome, ok bool)
+	// Observer, when set, is the middleware's observer of request outcomes.
+	Observer httpbilling.Observer
 }
 
 // CustomBody is the body of the custom handlers of [Env].CustomHandlers.

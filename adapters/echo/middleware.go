@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 	"sync"
+	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
 
@@ -35,7 +36,16 @@ func NewWithConfig(cfg Config) echo.MiddlewareFunc { return NewMiddleware(cfg).H
 type Middleware struct {
 	cfg      Config
 	meter    *httpbilling.Meter
-	notFound sync.Map // *echo.Echo -> map[string]bool: the paths of its RouteNotFound routes
+	notFound sync.Map // *echo.Echo -> *notFoundPaths
+	// lastNotFound is the entry of notFound last used: nearly every
+	// middleware serves one Echo, found here without a map look-up.
+	lastNotFound atomic.Pointer[notFoundPaths]
+}
+
+// notFoundPaths are the paths of the RouteNotFound routes of an Echo.
+type notFoundPaths struct {
+	e     *echo.Echo
+	paths map[string]bool
 }
 
 // NewMiddleware returns a Middleware configured by cfg. It panics if
@@ -59,11 +69,7 @@ func NewMiddleware(cfg Config) *Middleware {
 // Config.CostFunc, and Config.Routes. Use it in e.Use, on a group or on a
 // route; requests no route serves (echo's 404 and 405) are not charged.
 func (m *Middleware) Handler() echo.MiddlewareFunc {
-	var f func(echo.Context) (core.Credits, error)
-	if m.cfg.CostFunc != nil {
-		f = m.cfg.CostFunc
-	}
-	return m.middleware(&httpbilling.Handler[echo.Context]{Cost: m.cfg.Cost, CostFunc: f, Table: true})
+	return m.middleware(&httpbilling.Handler[echoReq]{Cost: m.cfg.Cost, CostFunc: adaptCost(m.cfg.CostFunc), Table: true})
 }
 
 // Cost returns a route-level middleware that bills cost, such as
@@ -71,7 +77,7 @@ func (m *Middleware) Handler() echo.MiddlewareFunc {
 // not set or above [core.MaxCredits].
 func (m *Middleware) Cost(cost core.Credits) echo.MiddlewareFunc {
 	httpbilling.CheckCost("echobilling: Cost: the cost", cost)
-	return m.middleware(&httpbilling.Handler[echo.Context]{Cost: cost})
+	return m.middleware(&httpbilling.Handler[echoReq]{Cost: cost})
 }
 
 // CostFunc returns a route-level middleware that bills the cost f computes
@@ -81,41 +87,59 @@ func (m *Middleware) CostFunc(f CostFunc) echo.MiddlewareFunc {
 	if f == nil {
 		panic("echobilling: CostFunc expects a non-nil function")
 	}
-	return m.middleware(&httpbilling.Handler[echo.Context]{CostFunc: f})
+	return m.middleware(&httpbilling.Handler[echoReq]{CostFunc: adaptCost(f)})
 }
 
-func (m *Middleware) middleware(h *httpbilling.Handler[echo.Context]) echo.MiddlewareFunc {
+func (m *Middleware) middleware(h *httpbilling.Handler[echoReq]) echo.MiddlewareFunc {
 	cfg := &m.cfg
 	h.Meter = m.meter
-	h.Identity = cfg.Identity
-	h.Skip = cfg.Skipper
-	h.Label = cfg.Label
+	id := cfg.Identity
+	h.Identity = func(r echoReq) (string, error) { return id(r.c) }
+	if skip := cfg.Skipper; skip != nil {
+		h.Skip = func(r echoReq) bool { return skip(r.c) }
+	}
+	if label := cfg.Label; label != nil {
+		h.Label = func(r echoReq) string { return label(r.c) }
+	}
 	h.Denied = errorHandler(cfg.DenyHandler)
 	h.Failed = errorHandler(cfg.ErrorHandler)
 	h.Unidentified = errorHandler(cfg.IdentityHandler)
+	io := &echoIO{m}
+	// Echo applies the middleware of e.Use anew to every request: the
+	// closure is all that this allocates per request.
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		io := echoIO{next: next, m: m}
-		return func(c echo.Context) error { return h.Serve(io, c) }
+		return func(c echo.Context) error { return h.Serve(io, echoReq{c, next}) }
 	}
 }
 
-func errorHandler(h ErrorHandler) func(echo.Context, error) error {
+// echoReq is a request passing one billing middleware: its context and
+// the rest of its handler chain.
+type echoReq struct {
+	c    echo.Context
+	next echo.HandlerFunc
+}
+
+func adaptCost(f CostFunc) func(echoReq) (core.Credits, error) {
+	if f == nil {
+		return nil
+	}
+	return func(r echoReq) (core.Credits, error) { return f(r.c) }
+}
+
+func errorHandler(h ErrorHandler) func(echoReq, error) error {
 	if h == nil {
 		return nil
 	}
-	return h
+	return func(r echoReq, err error) error { return h(r.c, err) }
 }
 
 // echoIO is echo's request I/O for the shared layer.
-type echoIO struct {
-	next echo.HandlerFunc
-	m    *Middleware
-}
+type echoIO struct{ m *Middleware }
 
-func (echoIO) Context(c echo.Context) context.Context { return c.Request().Context() }
+func (*echoIO) Context(r echoReq) context.Context { return r.c.Request().Context() }
 
-func (echoIO) Header(c echo.Context, name string) string {
-	if vs := c.Request().Header[name]; len(vs) > 0 {
+func (*echoIO) Header(r echoReq, name string) string {
+	if vs := r.c.Request().Header[name]; len(vs) > 0 {
 		return vs[0]
 	}
 	return ""
@@ -124,7 +148,8 @@ func (echoIO) Header(c echo.Context, name string) string {
 // notFoundPC is the code of echo's NotFoundHandler.
 var notFoundPC = reflect.ValueOf(echo.NotFoundHandler).Pointer()
 
-func (io echoIO) Route(c echo.Context) httpbilling.Route {
+func (io *echoIO) Route(r echoReq) httpbilling.Route {
+	c := r.c
 	p := c.Path()
 	matched := p != "" &&
 		reflect.ValueOf(c.Handler()).Pointer() != notFoundPC && // 404
@@ -136,50 +161,58 @@ func (io echoIO) Route(c echo.Context) httpbilling.Route {
 // notFoundRoute reports whether path is that of a RouteNotFound route of
 // e, from e's routes when it first served a request.
 func (m *Middleware) notFoundRoute(e *echo.Echo, path string) bool {
-	v, ok := m.notFound.Load(e)
-	if !ok {
-		paths := map[string]bool{}
-		for _, r := range e.Routes() {
-			if r.Method == echo.RouteNotFound {
-				paths[r.Path] = true
+	nf := m.lastNotFound.Load()
+	if nf == nil || nf.e != e {
+		v, ok := m.notFound.Load(e)
+		if !ok {
+			paths := map[string]bool{}
+			for _, r := range e.Routes() {
+				if r.Method == echo.RouteNotFound {
+					paths[r.Path] = true
+				}
 			}
+			v, _ = m.notFound.LoadOrStore(e, &notFoundPaths{e, paths})
 		}
-		v, _ = m.notFound.LoadOrStore(e, paths)
+		nf = v.(*notFoundPaths)
+		m.lastNotFound.Store(nf)
 	}
-	return v.(map[string]bool)[path]
+	return len(nf.paths) > 0 && nf.paths[path]
 }
 
-func (echoIO) SetHeaders(c echo.Context, hs *httpbilling.Headers) {
-	hs.SetIn(c.Response().Header())
+func (*echoIO) SetHeaders(r echoReq, hs *httpbilling.Headers) {
+	hs.SetIn(r.c.Response().Header())
 }
 
-func (echoIO) DelHeaders(c echo.Context, hs *httpbilling.Headers) {
-	hs.DelIn(c.Response().Header())
+func (*echoIO) DelHeaders(r echoReq, hs *httpbilling.Headers) {
+	hs.DelIn(r.c.Response().Header())
 }
 
-func (echoIO) Write(c echo.Context, status int, body []byte) error {
-	return c.Blob(status, httpbilling.ProblemContentType, body)
+func (*echoIO) Write(r echoReq, status int, body []byte) error {
+	return r.c.Blob(status, httpbilling.ProblemContentType, body)
 }
 
-func (io echoIO) Next(c echo.Context) (int, error) {
-	err := io.next(c)
-	return statusOf(c, err), err
+func (*echoIO) Next(r echoReq) (int, error) {
+	err := r.next(r.c)
+	return statusOf(r.c, err), err
 }
 
-func (echoIO) Load(c echo.Context) *httpbilling.State { return load(c) }
+func (*echoIO) Load(r echoReq) *httpbilling.State { return httpbilling.StateFrom(r.c.Request()) }
 
-func (echoIO) Store(c echo.Context, st *httpbilling.State) {
-	if st == nil {
-		c.Set(stateKey, nil)
-		return
-	}
-	c.Set(stateKey, st)
+// Store hands the rest of the chain a request whose context carries st:
+// cheaper than c.Set, whose map echo allocates for the first key of each
+// request.
+func (*echoIO) Store(r echoReq, st *httpbilling.State) {
+	r.c.SetRequest(httpbilling.WithState(r.c.Request(), st))
+}
+
+func (*echoIO) Restore(r echoReq, _, _ *httpbilling.State) {
+	r.c.SetRequest(httpbilling.WithoutState(r.c.Request()))
 }
 
 // Fail returns the failure as echo's own middleware do: an *echo.HTTPError
 // whose Internal is err. Its body is written already: echo's error handler
 // sees a committed response and writes nothing.
-func (echoIO) Fail(c echo.Context, a httpbilling.Answer, err error) error {
+func (*echoIO) Fail(_ echoReq, a httpbilling.Answer, err error) error {
 	if !a.Report {
 		return nil
 	}

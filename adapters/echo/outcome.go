@@ -14,15 +14,9 @@ import (
 // the store failed.
 //
 // The outcome is a copy: keep it, or hand it to a goroutine, as long as you
-// like. Call OutcomeFrom while the request is being handled: the request's
-// billing state is reused once it is done.
-func OutcomeFrom(c echo.Context) (core.Outcome, bool) { return load(c).Outcome() }
-
-// stateKey is the key of a request's billing state in the context's store
-// (echo's keys are strings: this one is the package's own).
-const stateKey = "github.com/frappy-go/apibilling/adapters/echo.state"
-
-func load(c echo.Context) *httpbilling.State {
-	st, _ := c.Get(stateKey).(*httpbilling.State)
-	return st
+// like. Call OutcomeFrom on the request's goroutine while the request is
+// being handled: the middleware keeps its state in the context of
+// c.Request(), and once the middleware is done OutcomeFrom reports false.
+func OutcomeFrom(c echo.Context) (core.Outcome, bool) {
+	return httpbilling.StateFrom(c.Request()).Outcome()
 }

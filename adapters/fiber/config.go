@@ -72,6 +72,13 @@ type Config struct {
 	// Optional. Default: status >= 500 (a panic counts as 500)
 	Refund func(status int) bool
 
+	// Observer receives each billed or refused request's outcome and
+	// route, for metrics, such as the Prometheus collector of
+	// metrics/prometheus.
+	//
+	// Optional. Default: nil (none, at no cost)
+	Observer httpbilling.Observer
+
 	// FailOpen lets requests pass to their handlers, unbilled and without
 	// rate-limit headers, when the store fails; the failure is logged.
 	//
@@ -171,6 +178,7 @@ func (cfg *Config) meterConfig() httpbilling.Config {
 		StoreRetryAfter: cfg.StoreRetryAfter,
 		Logger:          cfg.Logger,
 		Refund:          cfg.Refund,
+		Observer:        cfg.Observer,
 		Routes:          cfg.Routes,
 		KeyHeader:       cfg.KeyHeader,
 	}

@@ -32,6 +32,7 @@ func Fiber(t *testing.T, env adaptertest.Env) adaptertest.App {
 		StoreRetryAfter:      env.StoreRetryAfter,
 		KeyHeader:            env.KeyHeader,
 		Refund:               env.Refund,
+		Observer:             env.Observer,
 	}
 	switch env.Identity {
 	case adaptertest.QueryKey:

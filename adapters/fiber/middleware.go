@@ -125,7 +125,7 @@ func (io fiberIO) Route(c *fiber.Ctx) httpbilling.Route {
 func (fiberIO) SetHeaders(c *fiber.Ctx, hs *httpbilling.Headers) {
 	h := &c.Response().Header
 	for i := range hs.Len() {
-		h.SetBytesV(hs.Name(i), hs.Bytes(i)) // copied
+		h.SetCanonical(hs.NameBytes(i), hs.Bytes(i)) // copied; the name is canonical already
 	}
 }
 
@@ -150,12 +150,16 @@ func (fiberIO) Next(c *fiber.Ctx) (int, error) {
 
 func (fiberIO) Load(c *fiber.Ctx) *httpbilling.State { return load(c) }
 
-func (fiberIO) Store(c *fiber.Ctx, st *httpbilling.State) {
-	if st == nil {
-		c.Locals(stateKey{}, nil)
+// Store keeps st in c.Locals (fasthttp's user values, which c.Locals
+// wraps: called directly, without its variadic argument).
+func (fiberIO) Store(c *fiber.Ctx, st *httpbilling.State) { c.Context().SetUserValue(stateKey{}, st) }
+
+func (fiberIO) Restore(c *fiber.Ctx, _, prev *httpbilling.State) {
+	if prev == nil {
+		c.Context().SetUserValue(stateKey{}, nil) // an untyped nil, as if never set
 		return
 	}
-	c.Locals(stateKey{}, st)
+	c.Context().SetUserValue(stateKey{}, prev)
 }
 
 // Fail hands a failure the middleware answered (500, 503) to the app's

@@ -23,6 +23,6 @@ type stateKey struct{}
 func OutcomeFrom(c *fiber.Ctx) (core.Outcome, bool) { return load(c).Outcome() }
 
 func load(c *fiber.Ctx) *httpbilling.State {
-	st, _ := c.Locals(stateKey{}).(*httpbilling.State)
+	st, _ := c.Context().UserValue(stateKey{}).(*httpbilling.State)
 	return st
 }

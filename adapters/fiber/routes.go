@@ -25,8 +25,25 @@ type routeIndex struct {
 	patterns map[string][]string // method -> route patterns, in order
 
 	mu   sync.RWMutex
-	seen map[string]map[string]string // method -> path -> pattern ("" none)
+	seen []seenPaths // per method: a few, searched in order
 	n    int
+}
+
+// seenPaths are the paths seen with one method, and the pattern of the
+// route that serves each ("" none).
+type seenPaths struct {
+	method string
+	paths  map[string]string
+}
+
+// pathsOf returns the paths seen with method, or nil. ix.mu must be held.
+func (ix *routeIndex) pathsOf(method string) map[string]string {
+	for i := range ix.seen {
+		if ix.seen[i].method == method {
+			return ix.seen[i].paths
+		}
+	}
+	return nil
 }
 
 // match returns the pattern of the first route of app for method whose
@@ -38,7 +55,7 @@ func (r *routeIndexes) match(app *fiber.App, method, path string) (string, bool)
 		r.cur.Store(ix)
 	}
 	ix.mu.RLock()
-	p, ok := ix.seen[method][path]
+	p, ok := ix.pathsOf(method)[path]
 	ix.mu.RUnlock()
 	if ok {
 		return p, p != ""
@@ -59,10 +76,10 @@ func (r *routeIndexes) match(app *fiber.App, method, path string) (string, bool)
 	}
 	ix.mu.Lock()
 	if ix.n < maxPaths {
-		m := ix.seen[method]
+		m := ix.pathsOf(method)
 		if m == nil {
 			m = map[string]string{}
-			ix.seen[strings.Clone(method)] = m
+			ix.seen = append(ix.seen, seenPaths{strings.Clone(method), m})
 		}
 		if _, dup := m[path]; !dup {
 			m[strings.Clone(path)] = p // path points into Fiber's buffers
@@ -80,7 +97,6 @@ func newRouteIndex(app *fiber.App) *routeIndex {
 		handlers: app.HandlersCount(),
 		cfg:      fiber.Config{CaseSensitive: cfg.CaseSensitive, StrictRouting: cfg.StrictRouting},
 		patterns: map[string][]string{},
-		seen:     map[string]map[string]string{},
 	}
 	for _, rt := range app.GetRoutes(true) {
 		ix.patterns[rt.Method] = append(ix.patterns[rt.Method], rt.Path)

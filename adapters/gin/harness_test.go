@@ -47,6 +47,9 @@ func Gin(t *testing.T, env adaptertest.Env) adaptertest.App {
 	if env.Refund != nil {
 		opts = append(opts, ginbilling.WithRefund(env.Refund))
 	}
+	if env.Observer != nil {
+		opts = append(opts, ginbilling.WithObserver(env.Observer))
+	}
 	if env.Wiring == adaptertest.Global {
 		opts = append(opts, ginbilling.WithRoutes(adaptertest.Routes))
 	}

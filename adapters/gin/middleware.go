@@ -143,14 +143,17 @@ func (ginIO) Next(c *gin.Context) (int, error) {
 	return c.Writer.Status(), nil
 }
 
-func (ginIO) Load(c *gin.Context) *httpbilling.State { return load(c) }
+func (ginIO) Load(c *gin.Context) *httpbilling.State { return httpbilling.StateFrom(c.Request) }
 
+// Store hands the rest of the chain a request whose context carries st,
+// as otelgin hands it its span: cheaper than c.Set, whose map gin
+// allocates for the first key of each request.
 func (ginIO) Store(c *gin.Context, st *httpbilling.State) {
-	if st == nil {
-		c.Delete(stateKey{})
-		return
-	}
-	c.Set(stateKey{}, st)
+	c.Request = httpbilling.WithState(c.Request, st)
+}
+
+func (ginIO) Restore(c *gin.Context, _, _ *httpbilling.State) {
+	c.Request = httpbilling.WithoutState(c.Request)
 }
 
 func (ginIO) Fail(c *gin.Context, a httpbilling.Answer, err error) error {

@@ -14,18 +14,10 @@ import (
 // the store failed.
 //
 // The outcome is a copy: keep it, or hand it to a goroutine, as long as you
-// like. Call OutcomeFrom on the context the middleware saw, while the
-// request is being handled (before c.Copy()): the request's billing state
-// is reused once it is done.
+// like. Call OutcomeFrom on the request's goroutine while the request is
+// being handled: the middleware keeps its state in the context of
+// c.Request, and once the middleware is done OutcomeFrom reports false,
+// also for a c.Copy() made earlier.
 func OutcomeFrom(c *gin.Context) (core.Outcome, bool) {
-	return load(c).Outcome()
-}
-
-// stateKey is the key of a request's billing state in c.Keys.
-type stateKey struct{}
-
-func load(c *gin.Context) *httpbilling.State {
-	v, _ := c.Get(stateKey{})
-	st, _ := v.(*httpbilling.State)
-	return st
+	return httpbilling.StateFrom(c.Request).Outcome()
 }

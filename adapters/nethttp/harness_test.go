@@ -44,6 +44,9 @@ func NetHTTP(t *testing.T, env adaptertest.Env) adaptertest.App {
 	if env.Refund != nil {
 		opts = append(opts, nethttpbilling.WithRefund(env.Refund))
 	}
+	if env.Observer != nil {
+		opts = append(opts, nethttpbilling.WithObserver(env.Observer))
+	}
 	if env.Wiring == adaptertest.Global {
 		opts = append(opts, nethttpbilling.WithRoutes(adaptertest.Routes))
 	}

@@ -21,9 +21,6 @@ type request struct {
 
 var requests = sync.Pool{New: func() any { return new(request) }}
 
-// stateKey is the context key of a request's billing state.
-type stateKey struct{}
-
 // nethttpIO is the framework I/O of net/http for the shared layer.
 type nethttpIO struct{}
 
@@ -58,6 +55,12 @@ func (nethttpIO) Route(c *request) httpbilling.Route {
 // pathPattern returns a ServeMux pattern without its method: "GET /x/{id}"
 // is "/x/{id}".
 func pathPattern(p string) string {
+	if p == "" || p[0] == '/' {
+		return p // no method
+	}
+	if i := strings.IndexByte(p, ' '); i >= 0 && i+1 < len(p) && p[i+1] == '/' {
+		return p[i+1:] // the usual "GET /x"
+	}
 	if i := strings.IndexAny(p, " \t"); i >= 0 {
 		return strings.TrimLeft(p[i:], " \t")
 	}
@@ -82,17 +85,11 @@ func (nethttpIO) Next(c *request) (int, error) {
 	return c.sw.status, nil
 }
 
-func (nethttpIO) Load(c *request) *httpbilling.State {
-	st, _ := c.r.Context().Value(stateKey{}).(*httpbilling.State)
-	return st
-}
+func (nethttpIO) Load(c *request) *httpbilling.State { return httpbilling.StateFrom(c.r) }
 
-func (nethttpIO) Store(c *request, st *httpbilling.State) {
-	if st == nil {
-		return // the request is done: nothing reads its context any more
-	}
-	c.r = c.r.WithContext(context.WithValue(c.r.Context(), stateKey{}, st))
-}
+func (nethttpIO) Store(c *request, st *httpbilling.State) { c.r = httpbilling.WithState(c.r, st) }
+
+func (nethttpIO) Restore(c *request, _, _ *httpbilling.State) { c.r = httpbilling.WithoutState(c.r) }
 
 func (nethttpIO) Fail(c *request, a httpbilling.Answer, err error) error {
 	if a.Report {

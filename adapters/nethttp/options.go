@@ -116,6 +116,13 @@ func WithRefund(refund func(status int) bool) Option {
 	return func(c *config) { c.meter.Refund = refund }
 }
 
+// WithObserver sends each billed or refused request's outcome and route to
+// o, for metrics, such as the Prometheus collector of metrics/prometheus.
+// Default: none, at no cost.
+func WithObserver(o httpbilling.Observer) Option {
+	return func(c *config) { c.meter.Observer = o }
+}
+
 // WithFailOpen lets requests pass to their handlers, unbilled and without
 // rate-limit headers, when the store fails; the failure is logged. Default:
 // fail closed, answering 503 with Retry-After.

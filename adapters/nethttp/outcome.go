@@ -14,9 +14,8 @@ import (
 // the store failed.
 //
 // The outcome is a copy: keep it, or hand it to a goroutine, as long as you
-// like. Call OutcomeFrom while the request is being handled; the request's
-// billing state is reused once it is done.
+// like. Call OutcomeFrom on the request's goroutine while the request is
+// being handled: once the middleware is done, it reports false.
 func OutcomeFrom(r *http.Request) (core.Outcome, bool) {
-	st, _ := r.Context().Value(stateKey{}).(*httpbilling.State)
-	return st.Outcome()
+	return httpbilling.StateFrom(r).Outcome()
 }

@@ -29,8 +29,11 @@ require (
 	github.com/bytedance/sonic/loader v0.5.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/cloudwego/base64x v0.1.6 // indirect
+	github.com/frappy-go/apibilling/metrics/prometheus v0.4.0 // indirect
+	github.com/frappy-go/apibilling/stores/mongo v0.4.0 // indirect
 	github.com/frappy-go/apibilling/stores/mysql v0.4.0 // indirect
 	github.com/frappy-go/apibilling/stores/postgres v0.4.0 // indirect
+	github.com/frappy-go/apibilling/storeurl v0.4.0 // indirect
 	github.com/gabriel-vasile/mimetype v1.4.12 // indirect
 	github.com/gin-contrib/sse v1.1.0 // indirect
 	github.com/go-playground/locales v0.14.1 // indirect
@@ -45,7 +48,7 @@ require (
 	github.com/jackc/pgx/v5 v5.13.0 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
-	github.com/klauspost/compress v1.18.0 // indirect
+	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/klauspost/cpuid/v2 v2.3.0 // indirect
 	github.com/labstack/gommon v0.5.0 // indirect
 	github.com/leodido/go-urn v1.4.0 // indirect
@@ -56,6 +59,7 @@ require (
 	github.com/modern-go/reflect2 v1.0.2 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/pelletier/go-toml/v2 v2.2.4 // indirect
+	github.com/prometheus/client_golang v1.23.2 // indirect
 	github.com/prometheus/procfs v0.16.1 // indirect
 	github.com/quic-go/qpack v0.6.0 // indirect
 	github.com/quic-go/quic-go v0.59.0 // indirect
@@ -66,15 +70,18 @@ require (
 	github.com/valyala/fasthttp v1.51.0 // indirect
 	github.com/valyala/fasttemplate v1.2.2 // indirect
 	github.com/valyala/tcplisten v1.0.0 // indirect
+	github.com/xdg-go/scram v1.4.0 // indirect
+	github.com/xdg-go/stringprep v1.0.4 // indirect
+	github.com/youmark/pkcs8 v0.0.0-20240726163527-a2c0da244d78 // indirect
 	go.etcd.io/bbolt v1.5.0 // indirect
-	go.mongodb.org/mongo-driver/v2 v2.5.0 // indirect
+	go.mongodb.org/mongo-driver/v2 v2.10.0 // indirect
 	go.uber.org/atomic v1.11.0 // indirect
 	go.yaml.in/yaml/v2 v2.4.2 // indirect
 	golang.org/x/arch v0.22.0 // indirect
-	golang.org/x/crypto v0.53.0 // indirect
+	golang.org/x/crypto v0.54.0 // indirect
 	golang.org/x/net v0.56.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
-	golang.org/x/sys v0.46.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 	google.golang.org/protobuf v1.36.10 // indirect
@@ -93,9 +100,7 @@ replace github.com/frappy-go/apibilling/stores/bolt => ../stores/bolt
 replace github.com/frappy-go/apibilling/stores/redis => ../stores/redis
 
 require (
-	github.com/frappy-go/apibilling/metrics/prometheus v0.4.0
-	github.com/frappy-go/apibilling/storeurl v0.4.0
-	github.com/prometheus/client_golang v1.23.2
+	github.com/frappy-go/apibilling/kit v0.4.0
 	github.com/prometheus/client_model v0.6.2
 	github.com/prometheus/common v0.66.1
 )
@@ -107,3 +112,7 @@ replace github.com/frappy-go/apibilling/storeurl => ../storeurl
 replace github.com/frappy-go/apibilling/stores/mysql => ../stores/mysql
 
 replace github.com/frappy-go/apibilling/stores/postgres => ../stores/postgres
+
+replace github.com/frappy-go/apibilling/kit => ../kit
+
+replace github.com/frappy-go/apibilling/stores/mongo => ../stores/mongo

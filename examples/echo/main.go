@@ -19,24 +19,16 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	echobilling "github.com/frappy-go/apibilling/adapters/echo"
-	"github.com/frappy-go/apibilling/clientsfile"
 	"github.com/frappy-go/apibilling/core"
-	"github.com/frappy-go/apibilling/httpbilling"
-	prombilling "github.com/frappy-go/apibilling/metrics/prometheus"
-	"github.com/frappy-go/apibilling/stores/bolt"
-	"github.com/frappy-go/apibilling/storeurl"
+	"github.com/frappy-go/apibilling/kit"
 	"github.com/frappy-go/apibilling/usageapi"
-	"github.com/frappy-go/apibilling/webhook"
 
 	_ "time/tzdata" // clients files may name IANA zones on any machine
 )
@@ -64,79 +56,27 @@ func main() {
 
 func run() (err error) {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
-	db := flag.String("db", "apibilling.db", "bbolt file that keeps usage: the default store")
-	clientsPath := flag.String("clients", "", "JSON file of clients, keys and quotas (default: the built-in demo clients)")
-	redisAddr := flag.String("redis", "", "keep usage in the Redis server at host:port instead of the bbolt file")
-	postgresURL := flag.String("postgres", "", "keep usage in PostgreSQL at this URL, such as postgres://user@127.0.0.1:5432/db")
-	mysqlDSN := flag.String("mysql", "", "keep usage in MySQL or MariaDB at this DSN, such as user@tcp(127.0.0.1:3306)/db")
-	mongoURI := flag.String("mongo", "", "keep usage in MongoDB at this URI, such as mongodb://127.0.0.1:27017")
-	adminToken := flag.String("admin-token", os.Getenv("APIBILLING_ADMIN_TOKEN"),
-		"bearer token of the operator side of the usage API and dashboard under /billing/ (default $APIBILLING_ADMIN_TOKEN; empty: off)")
-	webhookURL := flag.String("webhook", "", "POST quota alerts (80% and 100% of each quota) to this URL, signed with $APIBILLING_WEBHOOK_SECRET")
+	cfg := kit.Flags(flag.CommandLine) // the store, the clients file, the admin token, the webhook
 	flag.Parse()
 	if flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
 
-	clients, err := clientsfile.LoadOrDemo(*clientsPath)
-	if err != nil {
-		return err
-	}
-	url, where, err := storeURL(*db, *redisAddr, *postgresURL, *mysqlDSN, *mongoURI)
-	if err != nil {
-		return err
-	}
-	// Metrics for Prometheus at /metrics: requests, credits, the store.
-	metrics := prombilling.New(nil)
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(metrics)
-	store, err := storeurl.Open(context.Background(), url, &storeurl.Options{
-		Bolt: &bolt.Options{OnCommit: metrics.Commit}, // durable: each charge is on disk before its handler runs
-	})
-	if errors.Is(err, bolt.ErrLocked) {
-		return fmt.Errorf("%w; stop it, or give this one another -db", err)
-	}
+	// The store, the clients' quotas, the metrics, the alerts and the
+	// usage API.
+	k, err := kit.Open(context.Background(), cfg)
 	if err != nil {
 		return err
 	}
 	defer func() { // after the server has stopped: flush and close the store
-		if cerr := store.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("closing the store: %w", cerr)
+		if cerr := k.Close(); cerr != nil && err == nil {
+			err = cerr
 		}
 	}()
-	if count, ok := storeurl.UnknownOutcomes(store); ok {
-		metrics.CountOutcomeUnknown(count)
-	}
-	// Alerts at 80% and 100% of every quota: counted, and sent to the
-	// webhook if there is one.
-	alert, closeAlerts, err := newAlerts(*webhookURL, metrics)
-	if err != nil {
-		return err
-	}
-	defer closeAlerts()
-	billing := core.New(store, core.WithObserver(metrics), core.WithAlerts(alert, thresholds()...))
-	if err := clients.Apply(billing); err != nil {
-		return err
-	}
-	// The usage API and dashboard, for clients (by their API key) and the
-	// operator (by the admin token).
-	usage := usageapi.Config{
-		Billing:     billing,
-		Identity:    apiKey(clients),
-		AdminToken:  *adminToken,
-		ParseQuotas: clientsfile.ParseQuotas,
-	}
-	if backup, ok := storeurl.Backup(store); ok {
-		usage.Backup = backup // GET /billing/api/backup: a consistent copy of the file
-	}
-	side := sideRoutes{
-		usage:   http.StripPrefix("/billing", usageapi.New(usage)),
-		metrics: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
-	}
 
 	srv := &http.Server{
-		Handler:           newRouter(billing, clients, side),
+		Handler:           newRouter(k),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
@@ -146,10 +86,10 @@ func run() (err error) {
 		return err
 	}
 	from := "built-in demo clients"
-	if *clientsPath != "" {
-		from = *clientsPath
+	if cfg.Clients != "" {
+		from = cfg.Clients
 	}
-	fmt.Printf("%s listening on http://%s (usage in %s; %s)\n", name, ln.Addr(), where, from)
+	fmt.Printf("%s listening on http://%s (usage in %s; %s)\n", name, ln.Addr(), k.Where, from)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -177,25 +117,26 @@ func run() (err error) {
 // route its cost from a table (1 credit when not listed); /api/compute
 // has a route-level cost function, which the global middleware leaves the
 // charge to: each request is charged once.
-func newRouter(billing *core.Billing, clients *clientsfile.File, side sideRoutes) *echo.Echo {
+func newRouter(k *kit.Kit) *echo.Echo {
 	// Clients send their API key in X-API-Key or as a bearer token; a key
 	// that no client has answers 401.
 	bill := echobilling.NewMiddleware(echobilling.Config{
-		Billing:  billing,
-		Identity: echobilling.MapKey(echobilling.FirstOf(echobilling.Header("X-API-Key"), echobilling.Bearer()), clients.ClientForKey),
+		Billing:  k.Billing,
+		Identity: echobilling.MapKey(echobilling.FirstOf(echobilling.Header("X-API-Key"), echobilling.Bearer()), k.Clients.ClientForKey),
 		Routes: map[string]core.Credits{
 			"/api/fetch-expensive-data": core.Whole(5),
 			"/api/quota":                core.Whole(0),
 		},
+		Observer: k.Metrics, // apibilling_requests_total
 		// The usage API and the metrics are never billed.
-		Skipper: func(c echo.Context) bool { return isSide(c.Request().URL.Path) },
+		Skipper: func(c echo.Context) bool { return kit.Side(c.Request().URL.Path) },
 	})
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Use(middleware.Recover(), bill.Handler())
-	e.Any("/billing", echo.WrapHandler(side.usage))
-	e.Any("/billing/*", echo.WrapHandler(side.usage))
-	e.GET("/metrics", echo.WrapHandler(side.metrics))
+	e.Any("/billing", echo.WrapHandler(k.UsageAPI))
+	e.Any("/billing/*", echo.WrapHandler(k.UsageAPI))
+	e.GET("/metrics", echo.WrapHandler(k.MetricsHandler))
 	e.GET("/api/fetch-data", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/json", fetchDataBody)
 	})
@@ -257,85 +198,4 @@ func computeBody(units core.Credits) []byte {
 func quotaBody(o core.Outcome) []byte {
 	b, _ := json.Marshal(usageapi.Status(o.Client(), &o, o.At())) // every field encodes
 	return b
-}
-
-// storeURL returns the URL of the store the flags choose (the bbolt file
-// unless one shared store is named) and how to name it without a password.
-func storeURL(db, redisAddr, postgresURL, mysqlDSN, mongoURI string) (url, where string, err error) {
-	url, where = db, db
-	n := 0
-	for _, s := range []struct{ flag, url, where string }{
-		{redisAddr, "redis://" + redisAddr, "redis " + redisAddr},
-		{postgresURL, postgresURL, "postgres"},
-		{mysqlDSN, "mysql://" + mysqlDSN, "mysql"},
-		{mongoURI, mongoURI, "mongodb"},
-	} {
-		if s.flag != "" {
-			url, where = s.url, s.where
-			n++
-		}
-	}
-	if n > 1 {
-		return "", "", errors.New("give at most one of -redis, -postgres, -mysql and -mongo")
-	}
-	return url, where, nil
-}
-
-// thresholds are the quota alerts: 80% and 100% of every period's quota.
-func thresholds() []core.Threshold {
-	var ts []core.Threshold
-	for p := core.Second; p <= core.Year; p++ {
-		ts = append(ts, core.Threshold{Period: p, Percent: 80}, core.Threshold{Period: p, Percent: 100})
-	}
-	return ts
-}
-
-// newAlerts returns what to do with each quota alert: count it, and post
-// it to url (if set) signed with $APIBILLING_WEBHOOK_SECRET, from a queue
-// that never blocks a request.
-func newAlerts(url string, metrics *prombilling.Collector) (alert func(core.Alert), closeAlerts func(), err error) {
-	if url == "" {
-		return metrics.Alert, func() {}, nil
-	}
-	secret := os.Getenv("APIBILLING_WEBHOOK_SECRET")
-	if secret == "" {
-		return nil, nil, errors.New("-webhook needs a signing secret in $APIBILLING_WEBHOOK_SECRET")
-	}
-	sender := webhook.New(url, []byte(secret), nil)
-	alert = func(a core.Alert) {
-		metrics.Alert(a)
-		sender.Notify(a)
-	}
-	closeAlerts = func() { // send what is queued, for a few seconds at most
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = sender.Close(ctx) // alerts not sent by then are dropped, and counted
-	}
-	return alert, closeAlerts, nil
-}
-
-// apiKey is the usage API's identity: the client of the API key in
-// X-API-Key or a bearer token, as for the billed routes.
-func apiKey(clients *clientsfile.File) func(r *http.Request) (string, error) {
-	return func(r *http.Request) (string, error) {
-		key := r.Header.Get("X-API-Key")
-		if key == "" {
-			key, _ = httpbilling.BearerToken(r.Header.Get("Authorization"))
-		}
-		if client, ok := clients.ClientForKey(key); ok && key != "" {
-			return client, nil
-		}
-		return "", errors.New("no valid API key")
-	}
-}
-
-// sideRoutes are the routes besides the API, never billed: the usage API
-// and dashboard under /billing/, and the metrics.
-type sideRoutes struct {
-	usage, metrics http.Handler
-}
-
-// isSide reports whether path is one of the side routes.
-func isSide(path string) bool {
-	return path == "/metrics" || path == "/billing" || strings.HasPrefix(path, "/billing/")
 }

@@ -514,6 +514,7 @@ func scenario(t *testing.T, bin string) []string {
 	c.http.CloseIdleConnections()
 	c.base = "http://" + p.addr(t)
 	q, _ = c.quota(apiKey1, "client1", periods1, limits1)
+	q.AsOf = quota1.AsOf // the time of the read
 	if got, want := fmt.Sprint(q), fmt.Sprint(quota1); got != want {
 		t.Errorf("client1 after a restart:\n got %s\nwant %s", got, want)
 	}

@@ -152,6 +152,15 @@ func TestExamplesMetrics(t *testing.T) {
 					t.Errorf("%s = %v (present %v), want %v", series, got, ok, v)
 				}
 			}
+			var requests float64
+			for series, v := range families {
+				if strings.HasPrefix(series, "apibilling_requests_total{") {
+					requests += v
+				}
+			}
+			if requests != 19 { // every request but /api/nowhere (no route), /billing and /metrics
+				t.Errorf("apibilling_requests_total sums to %v, want 19", requests)
+			}
 			for series := range families {
 				if strings.Contains(series, "client1") || strings.Contains(series, "demo-key") {
 					t.Errorf("%s names a client or a key", series)

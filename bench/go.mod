@@ -55,8 +55,11 @@ require (
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fasttemplate v1.2.2 // indirect
 	github.com/valyala/tcplisten v1.0.0 // indirect
+	github.com/xdg-go/scram v1.4.0 // indirect
+	github.com/xdg-go/stringprep v1.0.4 // indirect
+	github.com/youmark/pkcs8 v0.0.0-20240726163527-a2c0da244d78 // indirect
+	github.com/zeebo/xxh3 v1.1.0 // indirect
 	go.etcd.io/bbolt v1.5.0 // indirect
-	go.mongodb.org/mongo-driver/v2 v2.5.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/arch v0.22.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
@@ -74,10 +77,12 @@ require (
 	github.com/frappy-go/apibilling/adapters/fiber v0.4.0
 	github.com/frappy-go/apibilling/adapters/gin v0.4.0
 	github.com/frappy-go/apibilling/stores/bolt v0.4.0
+	github.com/frappy-go/apibilling/stores/mongo v0.4.0
 	github.com/frappy-go/apibilling/stores/mysql v0.4.0
 	github.com/frappy-go/apibilling/stores/postgres v0.4.0
 	github.com/frappy-go/apibilling/stores/redis v0.4.0
 	github.com/gin-gonic/gin v1.12.0
+	github.com/go-chi/httprate v0.16.1
 	github.com/go-sql-driver/mysql v1.10.2
 	github.com/gofiber/fiber/v2 v2.52.15
 	github.com/jackc/pgx/v5 v5.13.0
@@ -85,8 +90,11 @@ require (
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/ulule/limiter/v3 v3.11.2
 	github.com/valyala/fasthttp v1.51.0
+	go.mongodb.org/mongo-driver/v2 v2.10.0
 )
 
 replace github.com/frappy-go/apibilling/stores/postgres => ../stores/postgres
 
 replace github.com/frappy-go/apibilling/stores/mysql => ../stores/mysql
+
+replace github.com/frappy-go/apibilling/stores/mongo => ../stores/mongo

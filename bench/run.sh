@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # Regenerates /BENCHMARKS.md: the in-process benchmarks (./inprocess), CPU
-# and allocation profiles of the billed paths, the loopback load runs
-# (./cmd/load) and the report (./cmd/report). Run it on a quiet machine:
+# and allocation profiles of the billed paths, the instructions per request
+# under valgrind's callgrind (./cmd/callgrind, when valgrind is installed),
+# the loopback load runs (./cmd/load) and the report (./cmd/report). Run it
+# on a quiet machine:
 #
 #	bench/run.sh
 #
-# A full run takes about 6 to 7 minutes. The raw outputs are kept in
-# bench/results/ (the benchmark text, the load JSON, the pprof listings), so
-# that REPORT_ONLY=1 bench/run.sh writes the report again from them, for
-# example after editing cmd/report/notes.md.
+# A full run takes about 10 minutes (callgrind about 3 of them). The raw
+# outputs are kept in bench/results/ (the benchmark text, the callgrind and
+# load JSON, the pprof listings), so that REPORT_ONLY=1 bench/run.sh writes
+# the report again from them, for example after editing
+# cmd/report/notes.md.
 #
 # Environment (defaults in brackets):
 #	BENCHTIME [1s]       -benchtime of each in-process benchmark
 #	COUNT [3]            times the in-process suite is run (medians are reported)
 #	LOAD_DURATION [3s]   measured time of each load run
 #	LOAD_WARMUP [500ms]  unmeasured time before each load run
+#	CALLGRIND_N [10000]  requests of the shorter callgrind run of each variant
 #	OUT [../BENCHMARKS.md, relative to bench/]
 #	RESULTS [results, relative to bench/]
-#	QUICK=1              a smoke run of about a minute (BENCHTIME=300x COUNT=1 LOAD_DURATION=1s)
+#	QUICK=1              a smoke run of about two minutes (BENCHTIME=300x COUNT=1 LOAD_DURATION=1s CALLGRIND_N=500)
 #	REPORT_ONLY=1        only write the report from RESULTS
 set -euo pipefail
 
@@ -39,8 +43,9 @@ if [[ "${REPORT_ONLY:-}" != 1 ]]; then
 	fi
 
 	if [[ "${QUICK:-}" == 1 ]]; then
-		: "${BENCHTIME:=300x}" "${COUNT:=1}" "${LOAD_DURATION:=1s}" "${LOAD_WARMUP:=200ms}"
+		: "${BENCHTIME:=300x}" "${COUNT:=1}" "${LOAD_DURATION:=1s}" "${LOAD_WARMUP:=200ms}" "${CALLGRIND_N:=500}"
 	fi
+	CALLGRIND_N=${CALLGRIND_N:-10000}
 	BENCHTIME=${BENCHTIME:-1s}
 	COUNT=${COUNT:-3}
 	LOAD_DURATION=${LOAD_DURATION:-3s}
@@ -51,6 +56,7 @@ if [[ "${REPORT_ONLY:-}" != 1 ]]; then
 	go test -c -o "$tmp/inprocess.test" ./inprocess
 	go build -o "$tmp/load" ./cmd/load
 	go build -o "$tmp/benchserver" ./cmd/benchserver
+	go build -o "$tmp/callgrind" ./cmd/callgrind
 
 	echo "== in-process benchmarks (-benchtime=$BENCHTIME, $COUNT times)" >&2
 	bench_cmd="cd bench && go test -run '^\$' -bench . -benchmem -benchtime=$BENCHTIME -count=1 ./inprocess   # $COUNT times over"
@@ -74,6 +80,14 @@ if [[ "${REPORT_ONLY:-}" != 1 ]]; then
 	profile core '^BenchmarkCore$/^memory$/^serial$'
 	profile gin '^BenchmarkGin$/^billing-memory-legacy$/^serial$'
 	profile fiber '^BenchmarkFiber$/^billing-memory-legacy$/^serial$'
+
+	echo "== instructions per request (callgrind, -n $CALLGRIND_N)" >&2
+	callgrind_cmd="cd bench && go run ./cmd/callgrind -n $CALLGRIND_N -out callgrind.json"
+	if command -v valgrind >/dev/null 2>&1; then
+		"$tmp/callgrind" -n "$CALLGRIND_N" -out "$RESULTS/callgrind.json"
+	else
+		echo "no valgrind: the instruction counts are left out (apt-get install valgrind)" >&2
+	fi
 
 	echo "== loopback load (-duration $LOAD_DURATION)" >&2
 	load_cmd="cd bench && go run ./cmd/load -root .. -clients 1,16,64 -duration $LOAD_DURATION -warmup $LOAD_WARMUP -out load.json"
@@ -99,6 +113,7 @@ if [[ "${REPORT_ONLY:-}" != 1 ]]; then
 		printf 'bench_cmd=%q\n' "$bench_cmd"
 		printf 'load_cmd=%q\n' "$load_cmd"
 		printf 'redis_cmd=%q\n' "$redis_cmd"
+		printf 'callgrind_cmd=%q\n' "$callgrind_cmd"
 		printf 'elapsed=%q\n' "$(($(date +%s) - started))"
 	} >"$RESULTS/meta.sh"
 fi
@@ -110,6 +125,7 @@ go build -o "$tmp/report" ./cmd/report
 "$tmp/report" -bench "$RESULTS/bench.txt" -load "$RESULTS/load.json" -out "$OUT" \
 	-bench-cmd "$bench_cmd" -load-cmd "$load_cmd" -started "$started" -elapsed "$elapsed" \
 	-redis "$RESULTS/redis.txt" -redis-cmd "${redis_cmd:-}" \
+	-callgrind "$RESULTS/callgrind.json" -callgrind-cmd "${callgrind_cmd:-}" \
 	-loadavg-before "$loadavg_before" -loadavg-after "$loadavg_after" -commit "$commit" \
 	-profile "core path alone, memory store, serial: CPU (pprof -top)=$RESULTS/core.cpu.txt" \
 	-profile "gin, apibilling on the memory store, X-RateLimit-* only, serial: CPU (pprof -top)=$RESULTS/gin.cpu.txt" \

@@ -10,7 +10,8 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// The variants each framework is measured in. The names are what
+// The variants each framework (gin, echo, fiber, net/http with a ServeMux)
+// is measured in. The names are what
 // cmd/report reads: bare, anchor, billing-memory (default headers),
 // billing-memory-legacy (only the X-RateLimit-* triple, as the anchors of
 // gin and fiber send), billing-memory-noheaders (none, as echo's
@@ -65,5 +66,24 @@ func BenchmarkFiber(b *testing.B) {
 	run("anchor", func(*testing.B) []fiber.Handler { return []fiber.Handler{apps.FiberLimiter()} })
 	for _, v := range billedVariants {
 		run(v.name, func(b *testing.B) []fiber.Handler { return []fiber.Handler{apps.FiberBilling(v.billing(b), v.headers)} })
+	}
+}
+
+func BenchmarkNetHTTP(b *testing.B) {
+	run := func(name string, mw func(b *testing.B) []func(http.Handler) http.Handler) {
+		b.Run(name, func(b *testing.B) {
+			modes(b, name == "billing-bolt", func(b *testing.B, goroutines int) {
+				serveHTTP(b, apps.NetHTTP(mw(b)...), goroutines)
+			})
+		})
+	}
+	run("bare", func(*testing.B) []func(http.Handler) http.Handler { return nil })
+	run("anchor", func(*testing.B) []func(http.Handler) http.Handler {
+		return []func(http.Handler) http.Handler{apps.Httprate()}
+	})
+	for _, v := range billedVariants {
+		run(v.name, func(b *testing.B) []func(http.Handler) http.Handler {
+			return []func(http.Handler) http.Handler{apps.NetHTTPBilling(v.billing(b), v.headers)}
+		})
 	}
 }

@@ -84,6 +84,7 @@ func (nopIO) Write(*request, int, []byte) error              { return nil }
 func (nopIO) Next(*request) (int, error)                     { return http.StatusOK, nil }
 func (nopIO) Load(r *request) *httpbilling.State             { return r.st }
 func (nopIO) Store(r *request, st *httpbilling.State)        { r.st = st }
+func (nopIO) Restore(r *request, _, prev *httpbilling.State) { r.st = prev }
 func (nopIO) Fail(*request, httpbilling.Answer, error) error { return nil }
 
 var _ core.Credits // the core path is track's

@@ -13,9 +13,9 @@ import (
 
 // TestVariants checks what the benchmarks compare: every variant answers
 // 200 with the body, and sends exactly the rate-limit headers it is said
-// to send (the anchors of gin and fiber, and apibilling with legacy
-// headers, the X-RateLimit-* triple; echo's anchor and apibilling without
-// headers, none).
+// to send (the anchors of gin, fiber and net/http, and apibilling with
+// legacy headers, the X-RateLimit-* triple; echo's anchor and apibilling
+// without headers, none).
 func TestVariants(t *testing.T) {
 	legacy := []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
 	draft := []string{"RateLimit-Policy", "RateLimit"}
@@ -69,6 +69,8 @@ func TestVariants(t *testing.T) {
 	t.Run("echo/anchor", func(t *testing.T) { checkHTTP(t, apps.Echo(apps.EchoRateLimiter()), wants[apps.NoHeaders]) })
 	t.Run("fiber/bare", func(t *testing.T) { checkFiber(t, apps.Fiber(), wants[apps.NoHeaders]) })
 	t.Run("fiber/anchor", func(t *testing.T) { checkFiber(t, apps.Fiber(apps.FiberLimiter()), wants[apps.LegacyHeaders]) })
+	t.Run("nethttp/bare", func(t *testing.T) { checkHTTP(t, apps.NetHTTP(), wants[apps.NoHeaders]) })
+	t.Run("nethttp/anchor", func(t *testing.T) { checkHTTP(t, apps.NetHTTP(apps.Httprate()), wants[apps.LegacyHeaders]) })
 	for _, h := range []apps.Headers{apps.AllHeaders, apps.LegacyHeaders, apps.NoHeaders} {
 		t.Run("gin/billing-"+h.String(), func(t *testing.T) {
 			checkHTTP(t, apps.Gin([]gin.HandlerFunc{apps.GinBilling(apps.MemoryBilling(), h)}...), wants[h])
@@ -78,6 +80,9 @@ func TestVariants(t *testing.T) {
 		})
 		t.Run("fiber/billing-"+h.String(), func(t *testing.T) {
 			checkFiber(t, apps.Fiber(apps.FiberBilling(apps.MemoryBilling(), h)), wants[h])
+		})
+		t.Run("nethttp/billing-"+h.String(), func(t *testing.T) {
+			checkHTTP(t, apps.NetHTTP(apps.NetHTTPBilling(apps.MemoryBilling(), h)), wants[h])
 		})
 	}
 }

@@ -4,6 +4,7 @@
 //
 //	benchserver -framework gin -mode bare -addr 127.0.0.1:8080
 //	benchserver -framework fiber -mode bolt -db /tmp/bench.db
+//	benchserver -framework nethttp -mode anchor
 //
 // Modes: bare (no middleware), anchor (the framework's usual limiter),
 // memory (apibilling on the memory store) and bolt (apibilling on a durable

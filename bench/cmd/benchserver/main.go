@@ -25,7 +25,7 @@ var exitCode int
 
 func main() {
 	defer func() { os.Exit(exitCode) }()
-	framework := flag.String("framework", "gin", "gin, echo or fiber")
+	framework := flag.String("framework", "gin", "gin, echo, fiber or nethttp")
 	mode := flag.String("mode", "bare", "bare, anchor, memory or bolt")
 	headers := flag.String("headers", "all", "rate-limit headers when billed: all, legacy or noheaders")
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
@@ -109,6 +109,15 @@ func run(framework, mode, headerNames, addr, db string) error {
 			mw = append(mw, apps.FiberLimiter())
 		}
 		return serveFiber(ctx, addr, apps.Fiber(mw...))
+	case "nethttp":
+		var mw []func(http.Handler) http.Handler
+		switch {
+		case billing != nil:
+			mw = append(mw, apps.NetHTTPBilling(billing, h))
+		case mode == "anchor":
+			mw = append(mw, apps.Httprate())
+		}
+		return serveHTTP(ctx, addr, apps.NetHTTP(mw...))
 	}
 	return fmt.Errorf("unknown framework %q", framework)
 }

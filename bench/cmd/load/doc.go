@@ -10,7 +10,7 @@
 //   - memory: cmd/benchserver with apibilling on the memory store;
 //   - bolt: cmd/benchserver with apibilling on a durable bolt store;
 //   - example: the example application (examples/gin, examples/echo,
-//     examples/fiber), durable bolt, with a clients file whose quotas never
+//     examples/fiber, examples/nethttp), durable bolt, with a clients file whose quotas never
 //     run out during a run.
 //
 // Usage, from the bench module:

@@ -43,7 +43,7 @@ type Output struct {
 
 func main() {
 	root := flag.String("root", "..", "the apibilling checkout (its examples are built from there)")
-	frameworks := flag.String("frameworks", "gin,echo,fiber", "frameworks, comma-separated")
+	frameworks := flag.String("frameworks", "gin,echo,fiber,nethttp", "frameworks, comma-separated")
 	targets := flag.String("targets", "bare,memory,bolt,example", "targets, comma-separated: bare, anchor, memory, bolt, example")
 	clients := flag.String("clients", "1,16,64", "numbers of concurrent clients, comma-separated")
 	duration := flag.Duration("duration", 3*time.Second, "measured time of each run")

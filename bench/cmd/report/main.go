@@ -44,6 +44,8 @@ type options struct {
 	profiles                 profiles
 	redisPath, redisCmd      string
 	redisText                string
+	callgrindPath            string
+	callgrindCmd             string
 }
 
 func main() {
@@ -62,6 +64,8 @@ func main() {
 	flag.Var(&o.profiles, "profile", "title=path of a pprof listing to include (repeatable)")
 	flag.StringVar(&o.redisPath, "redis", "", "output of go test -bench ./redisbench (optional)")
 	flag.StringVar(&o.redisCmd, "redis-cmd", "", "the Redis benchmark command, as run")
+	flag.StringVar(&o.callgrindPath, "callgrind", "", "output of cmd/callgrind (optional)")
+	flag.StringVar(&o.callgrindCmd, "callgrind-cmd", "", "the callgrind command, as run")
 	flag.Parse()
 	if startUnix > 0 {
 		o.started = time.Unix(startUnix, 0)
@@ -97,6 +101,19 @@ func run(o options) error {
 		}
 		o.redisText = string(b)
 	}
+	var cg *callgrindOutput
+	if o.callgrindPath != "" {
+		b, err := os.ReadFile(o.callgrindPath)
+		switch {
+		case err == nil:
+			cg = new(callgrindOutput)
+			if err := json.Unmarshal(b, cg); err != nil {
+				return fmt.Errorf("%s: %w", o.callgrindPath, err)
+			}
+		case !os.IsNotExist(err):
+			return err
+		}
+	}
 	var listings []listing
 	for _, p := range o.profiles {
 		b, err := os.ReadFile(p.path)
@@ -105,7 +122,7 @@ func run(o options) error {
 		}
 		listings = append(listings, listing{p.title, string(b)})
 	}
-	md := render(o, machine(), benches, &load, listings)
+	md := render(o, machine(), benches, &load, cg, listings)
 	return os.WriteFile(o.out, []byte(md), 0o644)
 }
 

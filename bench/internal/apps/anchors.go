@@ -2,9 +2,11 @@ package apps
 
 import (
 	"math"
+	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/go-chi/httprate"
 	"github.com/gofiber/fiber/v2"
 	fiberlimiter "github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/labstack/echo/v4"
@@ -52,5 +54,13 @@ func FiberLimiter() fiber.Handler {
 		KeyGenerator: func(c *fiber.Ctx) string {
 			return c.Get(KeyHeader)
 		},
+	})
+}
+
+// Httprate returns github.com/go-chi/httprate (sliding window counter, in
+// memory) for net/http. It sets X-RateLimit-Limit, -Remaining and -Reset.
+func Httprate() func(http.Handler) http.Handler {
+	return httprate.LimitBy(math.MaxInt32, time.Hour, func(r *http.Request) (string, error) {
+		return r.Header.Get(KeyHeader), nil
 	})
 }

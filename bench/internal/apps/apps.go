@@ -26,6 +26,10 @@ var Body = []byte(`{"data":{"id":1,"name":"Sample record","tags":["demo","apibil
 
 const jsonType = "application/json"
 
+// contentType is the Content-Type value the net/http app sets, kept once
+// as gin's c.Data does.
+var contentType = []string{jsonType}
+
 // Gin returns a gin engine in release mode serving [Path] behind mw.
 func Gin(mw ...gin.HandlerFunc) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
@@ -56,4 +60,19 @@ func Fiber(mw ...fiber.Handler) *fiber.App {
 		return c.Send(Body)
 	})
 	return app
+}
+
+// NetHTTP returns a net/http ServeMux serving [Path] (pattern "GET
+// /api/fetch-data"), wrapped in mw (the first is the outermost).
+func NetHTTP(mw ...func(http.Handler) http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+Path, func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = contentType
+		_, _ = w.Write(Body)
+	})
+	var h http.Handler = mux
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
+	}
+	return h
 }

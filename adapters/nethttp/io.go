@@ -42,12 +42,12 @@ func (nethttpIO) Route(c *request) httpbilling.Route {
 	case c.h.router != nil:
 		pattern, ok := c.h.router(r)
 		return httpbilling.Route{Method: r.Method, Pattern: pattern, Matched: ok}
-	case r.Pattern != "": // routed by a ServeMux already: a route-level handler
-		return httpbilling.Route{Method: r.Method, Pattern: pathPattern(r.Pattern), Matched: true}
-	case c.h.mux != nil:
+	case c.h.mux != nil: // the wrapped ServeMux, even if mounted in another (whose r.Pattern is a prefix)
 		h, pattern := c.h.mux.Handler(r)
 		matched := pattern != "" && reflect.TypeOf(h) != redirect
 		return httpbilling.Route{Method: r.Method, Pattern: pathPattern(pattern), Matched: matched}
+	case r.Pattern != "": // routed by a ServeMux already: a route-level handler
+		return httpbilling.Route{Method: r.Method, Pattern: pathPattern(r.Pattern), Matched: true}
 	}
 	return httpbilling.Route{Method: r.Method, Matched: true}
 }

@@ -2,7 +2,9 @@
 # Regenerates /BENCHMARKS.md: the in-process benchmarks (./inprocess), CPU
 # and allocation profiles of the billed paths, the instructions per request
 # under valgrind's callgrind (./cmd/callgrind, when valgrind is installed),
-# the loopback load runs (./cmd/load) and the report (./cmd/report). Run it
+# the loopback load runs (./cmd/load), the store benchmarks (memory and
+# bbolt at a million clients, ./sqlbench, ./mongobench, each against its
+# naive counterpart) and the report (./cmd/report). Run it
 # on a quiet machine:
 #
 #	bench/run.sh
@@ -105,6 +107,31 @@ if [[ "${REPORT_ONLY:-}" != 1 ]]; then
 		: >"$RESULTS/redis.txt"
 	fi
 
+	# Store benchmarks: each output starts with "# " lines saying what it
+	# measures, the last one its command, for cmd/report. A store whose
+	# server is not there skips its benchmarks (the section is left out).
+	store_bench() { # name, description, directory (from the repository root), go test arguments...
+		local name=$1 about=$2 dir=$3
+		shift 3
+		echo "== stores: $name" >&2
+		{
+			printf '# %s\n' "$about"
+			printf '# cd %s && go test -run '"'"'^$'"'"' %s\n' "$dir" "$*"
+			(cd "../$dir" && go test -run '^$' "$@" 2>&1) || true
+		} | tee "$RESULTS/store-$name.txt" >&2
+	}
+	if [[ "${QUICK:-}" != 1 ]]; then
+		export APIBILLING_BOLT_BENCH_DIR=$tmp
+		store_bench memory "The memory store's Deduct alone (a day and a month window and the hour's usage), random clients among 1k, 100k and 1M." \
+			stores/memory -bench BenchmarkDeduct -benchmem -benchtime 2s .
+		store_bench bolt "The bbolt store, durable (one fsync per group commit): deductions per second at 64 goroutines charging random clients among 1k, 100k and 1M that the file already holds; and Open of such a file, which must not grow with the usage stored." \
+			stores/bolt -bench 'BenchmarkDeductClients|BenchmarkOpen' -benchmem -benchtime 5s .
+		store_bench sql "PostgreSQL and MariaDB: apibilling's store (one call of its function or procedure) against a naive transaction (SELECT ... FOR UPDATE, then UPDATE and an upsert; five round trips) on the same server in the same run, at 1, 16 and 64 goroutines, each charging its own client (own) or all one client (one). p99 in microseconds." \
+			bench -bench . -benchtime 2000x ./sqlbench
+		store_bench mongo "MongoDB protocol, on FerretDB 1.24 with its SQLite back end (the figures are FerretDB's, not MongoDB's): apibilling's store against a naive find-then-update loop, at 1, 16 and 64 goroutines; lost/op counts the charges the naive loop lost." \
+			bench -bench . ./mongobench
+	fi
+
 	{
 		printf 'started=%q\n' "$started"
 		printf 'loadavg_before=%q\n' "$loadavg_before"
@@ -126,6 +153,10 @@ go build -o "$tmp/report" ./cmd/report
 	-bench-cmd "$bench_cmd" -load-cmd "$load_cmd" -started "$started" -elapsed "$elapsed" \
 	-redis "$RESULTS/redis.txt" -redis-cmd "${redis_cmd:-}" \
 	-callgrind "$RESULTS/callgrind.json" -callgrind-cmd "${callgrind_cmd:-}" \
+	-store "The memory store at a million clients=$RESULTS/store-memory.txt" \
+	-store "The bbolt store at a million clients=$RESULTS/store-bolt.txt" \
+	-store "PostgreSQL and MySQL/MariaDB against a naive transaction=$RESULTS/store-sql.txt" \
+	-store "MongoDB (on FerretDB) against a naive find-then-update=$RESULTS/store-mongo.txt" \
 	-loadavg-before "$loadavg_before" -loadavg-after "$loadavg_after" -commit "$commit" \
 	-profile "core path alone, memory store, serial: CPU (pprof -top)=$RESULTS/core.cpu.txt" \
 	-profile "gin, apibilling on the memory store, X-RateLimit-* only, serial: CPU (pprof -top)=$RESULTS/gin.cpu.txt" \

@@ -46,6 +46,7 @@ type options struct {
 	redisText                string
 	callgrindPath            string
 	callgrindCmd             string
+	stores                   profiles // title=path of a store benchmark's output
 }
 
 func main() {
@@ -64,6 +65,7 @@ func main() {
 	flag.Var(&o.profiles, "profile", "title=path of a pprof listing to include (repeatable)")
 	flag.StringVar(&o.redisPath, "redis", "", "output of go test -bench ./redisbench (optional)")
 	flag.StringVar(&o.redisCmd, "redis-cmd", "", "the Redis benchmark command, as run")
+	flag.Var(&o.stores, "store", "title=path of a store benchmark's output, whose leading '# ' lines say what it is and the command (repeatable)")
 	flag.StringVar(&o.callgrindPath, "callgrind", "", "output of cmd/callgrind (optional)")
 	flag.StringVar(&o.callgrindCmd, "callgrind-cmd", "", "the callgrind command, as run")
 	flag.Parse()

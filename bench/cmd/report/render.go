@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"os"
 	"strings"
 	"time"
 
@@ -141,6 +142,7 @@ func render(o options, m machineInfo, benches map[string]*bench, load *loadOutpu
 		r.p("ulule/limiter increments one counter. p99 is per operation, in microseconds.\n\n")
 		r.p("    %s\n\n```\n%s\n```\n\n", o.redisCmd, lines)
 	}
+	r.storeSections(o.stores)
 	if len(listings) > 0 {
 		r.p("## Profiles\n\n")
 		for _, l := range listings {
@@ -436,6 +438,43 @@ func dur(d time.Duration) string {
 		return fmt.Sprintf("%.2f ms", float64(d)/1e6)
 	default:
 		return fmt.Sprintf("%.0f µs", float64(d)/1e3)
+	}
+}
+
+// storeSections renders each store benchmark's output under "## Stores":
+// its leading "# " lines (what it measures; the last one is the command)
+// and its result lines. Outputs that are missing or hold no result (the
+// server was not there) are left out.
+func (r *report) storeSections(stores profiles) {
+	heading := false
+	for _, st := range stores {
+		b, err := os.ReadFile(st.path)
+		if err != nil {
+			continue
+		}
+		var about []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if !strings.HasPrefix(l, "# ") {
+				break
+			}
+			about = append(about, strings.TrimPrefix(l, "# "))
+		}
+		lines := benchLines(string(b))
+		if lines == "" {
+			continue
+		}
+		if !heading {
+			r.p("## Stores\n\n")
+			heading = true
+		}
+		r.p("### %s\n\n", st.title)
+		if len(about) > 1 {
+			r.p("%s\n\n", strings.Join(about[:len(about)-1], " "))
+		}
+		if len(about) > 0 {
+			r.p("    %s\n\n", about[len(about)-1])
+		}
+		r.p("```\n%s\n```\n\n", lines)
 	}
 }
 

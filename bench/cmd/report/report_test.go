@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +104,30 @@ func TestRenderCallgrind(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+// TestStoreSections: a store benchmark's output is rendered with what its
+// leading comment lines say, its command, and its result lines only; an
+// output without results is left out.
+func TestStoreSections(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var r report
+	r.storeSections(profiles{
+		{"SQL", write("sql.txt", "# Deductions per second.\n# cd bench && go test ./sqlbench\ngoos: linux\nBenchmarkX-2 10 5 ns/op\nPASS\n")},
+		{"Empty", write("empty.txt", "# skipped\n# cmd\n")},
+		{"Missing", dir + "/none.txt"},
+	})
+	got := r.b.String()
+	want := "## Stores\n\n### SQL\n\nDeductions per second.\n\n    cd bench && go test ./sqlbench\n\n```\nBenchmarkX-2 10 5 ns/op\n```\n\n"
+	if got != want {
+		t.Errorf("rendered:\n%s\nwant:\n%s", got, want)
 	}
 }

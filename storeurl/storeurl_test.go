@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/frappy-go/apibilling/core"
 	"github.com/frappy-go/apibilling/storeurl"
@@ -68,6 +69,11 @@ func TestOpen(t *testing.T) {
 			if _, err := b.Track(context.Background(), "storeurl-test", core.Whole(1)); err != nil {
 				t.Fatal(err)
 			}
+			// Leave the shared servers as found: delete what was charged.
+			from, to := time.Unix(0, 0), time.Now().Add(time.Hour)
+			if n, err := b.DeleteUsage(context.Background(), "storeurl-test", from, to); err != nil || n.IsZero() {
+				t.Errorf("DeleteUsage = %v, %v; want what was charged", n, err)
+			}
 		})
 	}
 	if _, err := storeurl.Open(t.Context(), "redis://user:hunter2@127.0.0.1:1/0", &storeurl.Options{PingTimeout: 1}); err == nil || strings.Contains(err.Error(), "hunter2") {
@@ -83,17 +89,4 @@ func env(k, def string) string {
 		return v
 	}
 	return def
-}
-
-func contains(s, sub string) bool {
-	return len(sub) > 0 && len(s) >= len(sub) && (s == sub || len(s) > 0 && (indexOf(s, sub) >= 0))
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }

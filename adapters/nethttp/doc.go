@@ -5,7 +5,8 @@
 // identically: see the HTTP behaviour in the project README.
 //
 // The middleware has the usual shape, func(http.Handler) http.Handler, so
-// it wraps a [http.ServeMux], chi or gorilla/mux alike. The shortest use
+// it wraps a [http.ServeMux], chi or gorilla/mux alike: all three are
+// tested on the conformance table every adapter runs. The shortest use
 // bills every route one credit to the client of an API key:
 //
 //	mux := http.NewServeMux()
@@ -16,7 +17,8 @@
 // Wrapping a ServeMux, the middleware asks it for the route before routing
 // (mux.Handler), so that a request no route serves (404, 405) is not
 // charged, and usage is labelled with the route pattern (without its
-// method: "/api/fetch-data"). Other routers tell it with [WithRouter].
+// method: "/api/fetch-data"). Other routers tell it with [WithRouter],
+// which shows the calls for chi and gorilla/mux.
 //
 // Routes get their own costs from a table given to the middleware
 // ([WithRoutes]) or from route-level handlers derived from one

@@ -74,23 +74,51 @@ func WithRoutes(routes map[string]core.Credits) Option {
 	return func(c *config) { c.meter.Routes = routes }
 }
 
-// WithRouter tells the middleware how to find the route of a request before
-// routing, for routers other than [http.ServeMux] (which it asks itself
-// with Handler). With chi:
+// WithRouter tells the middleware how to find the route of a request, for
+// routers other than [http.ServeMux] (which it asks itself with Handler):
+// the pattern labels and prices the request, and a request no route serves
+// is not charged. The middleware calls it before routing, and in its
+// route-level handlers too. Ask the router the way it routes. With chi,
+// which routes the escaped path when the URL has one (so /a%2Fb is its
+// 404, not /a/b):
 //
 //	nethttpbilling.WithRouter(func(r *http.Request) (string, bool) {
+//		path := r.URL.RawPath
+//		if path == "" {
+//			path = r.URL.Path
+//		}
 //		rctx := chi.NewRouteContext()
-//		if !router.Match(rctx, r.Method, r.URL.Path) {
+//		if !router.Match(rctx, r.Method, path) {
 //			return "", false
 //		}
 //		return rctx.RoutePattern(), true
 //	})
 //
-// With gorilla/mux: var m mux.RouteMatch; router.Match(r, &m), then
-// m.Route.GetPathTemplate(). Without a ServeMux or a Router, the global
-// middleware cannot tell a 404 from a served request: it bills every
-// request it sees, without a label, and only route-level handlers know
-// their route.
+// With gorilla/mux, whose Match reports true with a MatchErr when the
+// router has a MethodNotAllowedHandler (a 405) or a NotFoundHandler (a
+// 404), and which redirects a path that is not clean (such as /items/..)
+// before matching, unless SkipClean:
+//
+//	nethttpbilling.WithRouter(func(r *http.Request) (string, bool) {
+//		if r.URL.Path != cleanPath(r.URL.Path) { // path.Clean, keeping a trailing slash
+//			return "", false
+//		}
+//		var m mux.RouteMatch
+//		if !router.Match(r, &m) || m.MatchErr != nil {
+//			return "", false
+//		}
+//		tpl, err := m.Route.GetPathTemplate()
+//		return tpl, err == nil
+//	})
+//
+// Both are tested on the adapters' conformance table (the module
+// adapters/nethttp/routers of the repository). Route-level handlers
+// without a Router read their route from r.Pattern, which ServeMux and chi
+// set but gorilla/mux does not: with gorilla/mux, give a Router even
+// without a global middleware, or usage is not labelled and an
+// Idempotency-Key reused on another route is not told apart. Without a
+// ServeMux or a Router, the global middleware cannot tell a 404 from a
+// served request: it bills every request it sees, without a label.
 func WithRouter(router Router) Option { return func(c *config) { c.router = router } }
 
 // WithSkipper skips billing for the requests skip reports true for: they

@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/frappy-go/apibilling/bench/internal/chargerun"
 	"github.com/frappy-go/apibilling/core"
 	mongostore "github.com/frappy-go/apibilling/stores/mongo"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -175,39 +174,8 @@ func BenchmarkMongo(b *testing.B) {
 // run calls charge b.N times from g goroutines, goroutine k charging
 // client k%clients, and reports ops/s, p99 and the charges lost.
 func run(b *testing.B, ch charger, g, clients int) {
-	lat := make([]time.Duration, b.N) // one slot per operation, filled once
-	var next atomic.Int64
-	var failed, refused atomic.Int64
-	var wg sync.WaitGroup
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for k := range g {
-		wg.Go(func() {
-			ctx := context.Background()
-			for {
-				n := next.Add(1) - 1
-				if n >= int64(b.N) {
-					return
-				}
-				t0 := time.Now()
-				ok, err := ch.charge(ctx, k%clients)
-				lat[n] = time.Since(t0)
-				switch {
-				case err != nil:
-					failed.Add(1)
-				case !ok:
-					refused.Add(1)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if f, r := failed.Load(), refused.Load(); f > 0 || r > 0 {
-		b.Fatalf("%d of %d operations failed and %d were refused; want none", f, b.N, r)
-	}
+	r := chargerun.Run(b, g, func(ctx context.Context, k int) (bool, error) { return ch.charge(ctx, k%clients) })
+	r.Check(b)
 	var counted int64
 	for i := range clients {
 		n, err := ch.total(context.Background(), i)
@@ -216,8 +184,6 @@ func run(b *testing.B, ch charger, g, clients int) {
 		}
 		counted += n
 	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	r.Report(b)
 	b.ReportMetric(float64(int64(b.N)-counted)/float64(b.N), "lost/op")
 }

@@ -4,15 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/frappy-go/apibilling/bench/internal/chargerun"
 	"github.com/frappy-go/apibilling/core"
 	redisstore "github.com/frappy-go/apibilling/stores/redis"
 	goredis "github.com/redis/go-redis/v9"
@@ -194,38 +193,9 @@ func processCPU() float64 {
 // network included) and of this process. Other clients of the same Redis
 // running at the same time would count in Redis's figures too.
 func run(b *testing.B, c *goredis.Client, charge charger, g int) {
-	lat := make([]time.Duration, b.N) // one slot per operation, filled once
-	var next atomic.Int64
-	var failed, refused atomic.Int64
-	var wg sync.WaitGroup
-	b.ReportAllocs()
 	calls0, usec0 := scriptStats(c)
 	rcpu0, pcpu0 := redisCPU(c), processCPU()
-	b.ResetTimer()
-	start := time.Now()
-	for i := range g {
-		wg.Go(func() {
-			ctx := context.Background()
-			for {
-				n := next.Add(1) - 1
-				if n >= int64(b.N) {
-					return
-				}
-				t0 := time.Now()
-				ok, err := charge(ctx, i)
-				lat[n] = time.Since(t0)
-				switch {
-				case err != nil:
-					failed.Add(1)
-				case !ok:
-					refused.Add(1)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
+	r := chargerun.Run(b, g, charge)
 	rcpu1, pcpu1 := redisCPU(c), processCPU()
 	calls1, usec1 := scriptStats(c)
 	if calls1 > calls0 {
@@ -233,10 +203,6 @@ func run(b *testing.B, c *goredis.Client, charge charger, g int) {
 	}
 	b.ReportMetric((rcpu1-rcpu0)*1e6/float64(b.N), "redis-cpu-µs/op")
 	b.ReportMetric((pcpu1-pcpu0)*1e6/float64(b.N), "client-cpu-µs/op")
-	if f, r := failed.Load(), refused.Load(); f > 0 || r > 0 {
-		b.Fatalf("%d of %d operations failed and %d were refused; want none", f, b.N, r)
-	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	r.Check(b)
+	r.Report(b)
 }

@@ -3,16 +3,15 @@ package sqlbench
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/frappy-go/apibilling/bench/internal/chargerun"
 	"github.com/frappy-go/apibilling/core"
 	"github.com/frappy-go/apibilling/stores/mysql"
 	"github.com/frappy-go/apibilling/stores/postgres"
@@ -362,46 +361,7 @@ func run(b *testing.B, charge charger, g int, pick func(int) int) {
 	if err := <-warmErr; err != nil {
 		b.Fatalf("warming up: %v", err)
 	}
-	lat := make([]time.Duration, b.N)
-	var next atomic.Int64
-	var failed, refused atomic.Int64
-	var firstErr atomic.Pointer[error]
-	var wg sync.WaitGroup
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for i := range g {
-		wg.Go(func() {
-			ctx := context.Background()
-			for {
-				n := next.Add(1) - 1
-				if n >= int64(b.N) {
-					return
-				}
-				t0 := time.Now()
-				ok, err := charge(ctx, pick(i))
-				lat[n] = time.Since(t0)
-				switch {
-				case err != nil:
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, &err)
-				case !ok:
-					refused.Add(1)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if f, r := failed.Load(), refused.Load(); f > 0 || r > 0 {
-		var err error = errors.New("none")
-		if p := firstErr.Load(); p != nil {
-			err = *p
-		}
-		b.Fatalf("%d of %d operations failed (first: %v) and %d were refused; want none", f, b.N, err, r)
-	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	r := chargerun.Run(b, g, func(ctx context.Context, i int) (bool, error) { return charge(ctx, pick(i)) })
+	r.Check(b)
+	r.Report(b)
 }

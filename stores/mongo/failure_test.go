@@ -1,161 +1,16 @@
 package mongo
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"net"
-	"runtime"
-	"runtime/pprof"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/stores/internal/faultproxy"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
-
-// proxy is a TCP proxy on loopback between the store's client and the
-// server, which the test turns slow, silent or refusing.
-type proxy struct {
-	ln      net.Listener
-	target  string
-	mode    atomic.Int32
-	delay   time.Duration
-	running atomic.Int64 // the proxy's own goroutines
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	conns   map[net.Conn]struct{}
-	closed  bool
-}
-
-// Proxy modes.
-const (
-	pass      = iota
-	slow      // replies are held for the proxy's delay
-	blackHole // everything is swallowed; connections stay open
-	refuse    // new connections are closed at once
-)
-
-// startProxy starts a proxy to target on addr (a free port if
-// "127.0.0.1:0"), which stops when the test ends.
-func startProxy(t *testing.T, addr, target string, delay time.Duration) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("proxy on %s: %v", addr, err)
-	}
-	p := &proxy{ln: ln, target: target, delay: delay, conns: map[net.Conn]struct{}{}}
-	p.spawn(p.accept)
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *proxy) addr() string { return p.ln.Addr().String() }
-
-func (p *proxy) spawn(f func()) {
-	p.wg.Add(1)
-	p.running.Add(1)
-	go func() {
-		defer p.wg.Done()
-		defer p.running.Add(-1)
-		f()
-	}()
-}
-
-func (p *proxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		if p.mode.Load() == refuse {
-			c.Close()
-			continue
-		}
-		s, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			c.Close()
-			s.Close()
-			return
-		}
-		p.conns[c], p.conns[s] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		p.spawn(func() { p.pipe(s, c, false) })
-		p.spawn(func() { p.pipe(c, s, true) })
-	}
-}
-
-// pipe copies src to dst as the mode says, until either end closes.
-func (p *proxy) pipe(dst, src net.Conn, reply bool) {
-	defer func() {
-		p.mu.Lock()
-		delete(p.conns, src)
-		delete(p.conns, dst)
-		p.mu.Unlock()
-		src.Close()
-		dst.Close()
-	}()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			switch p.mode.Load() {
-			case blackHole:
-				continue
-			case slow:
-				if reply {
-					time.Sleep(p.delay)
-				}
-			}
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// dropAll closes every connection, as a failover or a restart does.
-func (p *proxy) dropAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		c.Close()
-	}
-}
-
-func (p *proxy) close() {
-	p.mu.Lock()
-	p.closed = true
-	p.mu.Unlock()
-	p.ln.Close()
-	p.dropAll()
-	p.wg.Wait()
-}
-
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
 
 // serverAddr returns the host:port of the test server.
 func serverAddr(t *testing.T) string {
@@ -205,96 +60,10 @@ const (
 	maxFailureWait = 5 * time.Second
 )
 
-// othersGoroutines returns the goroutines that are not the proxy's.
-func othersGoroutines(p *proxy) int64 {
-	n := int64(runtime.NumGoroutine())
-	if p != nil {
-		n -= p.running.Load()
-	}
-	return n
-}
-
-// waitGoroutines waits, a bounded number of times, for the goroutines that
-// are not the proxy's to come back to base, and fails with their stacks if
-// they do not.
-func waitGoroutines(t *testing.T, p *proxy, base int64) {
-	t.Helper()
-	var n int64
-	for range 1000 {
-		if n = othersGoroutines(p); n <= base {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	var stacks bytes.Buffer
-	pprof.Lookup("goroutine").WriteTo(&stacks, 1)
-	t.Errorf("%d goroutines after the failures, want at most %d as before them; stacks:\n%s", n, base, stacks.String())
-}
-
-// failureRun charges the client from 32 goroutines, calls times in all,
-// and reports each call's error and duration.
-func failureRun(b *core.Billing, calls int, before func(i int)) (errs []error, took []time.Duration) {
-	type report struct {
-		err  error
-		took time.Duration
-	}
-	reports := make(chan report, calls)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= calls {
-					return
-				}
-				if before != nil {
-					before(i)
-				}
-				start := time.Now()
-				_, err := b.Track(context.Background(), "client", core.Whole(1))
-				reports <- report{err, time.Since(start)}
-			}
-		}()
-	}
-	wg.Wait()
-	close(reports)
-	for r := range reports {
-		errs = append(errs, r.err)
-		took = append(took, r.took)
-	}
-	slices.Sort(took)
-	return errs, took
-}
-
-// newFailureBilling returns a billing on s whose client has room for every
-// call the failure tests make.
-func newFailureBilling(t *testing.T, s *Store) *core.Billing {
-	t.Helper()
-	b := core.New(s)
-	if err := b.SetQuotas("client",
-		core.Quota{Period: core.Hour, Limit: core.Whole(1_000_000)},
-		core.Quota{Period: core.Day, Limit: core.Unlimited},
-	); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// retry calls f up to 100 times, a tenth of a second apart, until it
-// succeeds: for a call that must succeed once the server is reachable,
-// through a client that rediscovers a server it found down.
-func retry(f func() error) (err error) {
-	for range 100 {
-		if err = f(); err == nil {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return err
-}
+// failureGoroutines is how many goroutines charge at once in the failure
+// tests, which put a TCP proxy (faultproxy) between the store's client and
+// the server and turn it slow, silent, refusing or down.
+const failureGoroutines = 32
 
 // failureStore returns a store through client c whose database, in the
 // layout l, is dropped through direct when the test ends.
@@ -310,7 +79,7 @@ func failureStore(t *testing.T, direct, c *mongo.Client, l Layout, timeout time.
 	setup.Close()
 	t.Cleanup(func() { dropDatabase(t, direct, db) })
 	var s *Store
-	if err := retry(func() error {
+	if err := faultproxy.Retry(func() error {
 		var err error
 		s, err = New(t.Context(), c, &Options{Database: db, Layout: l, Timeout: timeout})
 		return err
@@ -336,42 +105,40 @@ func TestFailures(t *testing.T) {
 		calls int
 	}{
 		{"down", -1, 2000},
-		{"slow", slow, 1000},
-		{"black hole", blackHole, 1000},
-		{"refusing", refuse, 2000},
+		{"slow", faultproxy.Slow, 1000},
+		{"black hole", faultproxy.BlackHole, 1000},
+		{"refusing", faultproxy.Refuse, 2000},
 	}
 	for _, l := range []Layout{Updates, Versions} {
 		for _, c := range cases {
 			t.Run(l.String()+"/"+c.name, func(t *testing.T) {
 				// A proxy first, also for "down": New needs a server; the
-				// proxy is then closed and its port stays closed.
-				p := startProxy(t, "127.0.0.1:0", target, 500*time.Millisecond)
-				client := failureClient(t, p.addr(), l)
+				// proxy is then down and its port stays closed.
+				p := faultproxy.Start(t, target, 500*time.Millisecond)
+				client := failureClient(t, p.Addr(), l)
 				s := failureStore(t, direct, client, l, failureTimeout)
-				b := newFailureBilling(t, s)
+				b := faultproxy.Billing(t, s)
 				track := func() error {
-					_, err := b.Track(t.Context(), "client", core.Whole(1))
+					_, err := b.Track(t.Context(), faultproxy.Client, core.Whole(1))
 					return err
 				}
 				// A working connection first, so the failures hit a pool in use.
-				if err := retry(track); err != nil {
+				if err := faultproxy.Retry(track); err != nil {
 					t.Fatalf("Track through the proxy: %v", err)
 				}
-				addr := p.addr()
 				if c.mode < 0 {
-					p.close()
-					p = nil
+					p.Down()
 				}
 				// What runs now is what the application runs when the
 				// server is fine.
-				base := othersGoroutines(p)
-				if p != nil {
-					p.mode.Store(c.mode)
-					if c.mode == refuse {
-						p.dropAll()
+				base := p.Others()
+				if c.mode >= 0 {
+					p.SetMode(c.mode)
+					if c.mode == faultproxy.Refuse {
+						p.DropAll()
 					}
 				}
-				errs, took := failureRun(b, c.calls, nil)
+				errs, took := faultproxy.Run(b, failureGoroutines, c.calls, nil)
 				slowest := took[len(took)-1]
 				for i, err := range errs {
 					if !errors.Is(err, core.ErrStoreUnavailable) {
@@ -384,20 +151,20 @@ func TestFailures(t *testing.T) {
 				t.Logf("%d calls failed in %v (median), %v (p99), %v (slowest)",
 					len(errs), took[len(took)/2], took[len(took)*99/100], slowest)
 				// The store itself reports the same condition, without Billing.
-				o := &core.Op{Client: "client", N: 1}
+				o := &core.Op{Client: faultproxy.Client, N: 1}
 				o.List[0] = core.Window{Period: core.Day, Start: 0, End: int64(24 * time.Hour), Limit: 1}
 				if _, err := s.Usage(t.Context(), o); !errors.Is(err, core.ErrStoreUnavailable) {
 					t.Errorf("Usage: %v, want an error wrapping ErrStoreUnavailable", err)
 				}
 				// Recovery: the same store works again once the server answers.
-				if p == nil {
-					p = startProxy(t, addr, target, 0) // the server is back
+				if c.mode < 0 {
+					p.Up(t) // the server is back
 				}
-				p.mode.Store(pass)
-				if err := retry(track); err != nil {
+				p.SetMode(faultproxy.Pass)
+				if err := faultproxy.Retry(track); err != nil {
 					t.Errorf("Track after the server is back: %v", err)
 				}
-				waitGoroutines(t, p, base)
+				p.WaitGoroutines(t, 1000, func() int64 { return base })
 			})
 		}
 	}
@@ -416,22 +183,22 @@ func TestOutages(t *testing.T) {
 	target := serverAddr(t)
 	for _, l := range []Layout{Updates, Versions} {
 		t.Run(l.String(), func(t *testing.T) {
-			p := startProxy(t, "127.0.0.1:0", target, 0)
-			client := failureClient(t, p.addr(), l)
+			p := faultproxy.Start(t, target, 0)
+			client := failureClient(t, p.Addr(), l)
 			s := failureStore(t, direct, client, l, time.Second)
-			b := newFailureBilling(t, s)
-			if err := retry(func() error { _, err := b.Track(t.Context(), "client", core.Whole(1)); return err }); err != nil {
+			b := faultproxy.Billing(t, s)
+			if err := faultproxy.Retry(func() error { _, err := b.Track(t.Context(), faultproxy.Client, core.Whole(1)); return err }); err != nil {
 				t.Fatalf("Track through the proxy: %v", err)
 			}
-			base := othersGoroutines(p)
+			base := p.Others()
 			const calls, every = 3000, 250
-			errs, _ := failureRun(b, calls, func(i int) {
+			errs, _ := faultproxy.Run(b, failureGoroutines, calls, func(i int) {
 				switch i % every {
 				case 0:
-					p.mode.Store(refuse)
-					p.dropAll()
+					p.SetMode(faultproxy.Refuse)
+					p.DropAll()
 				case 50:
-					p.mode.Store(pass)
+					p.SetMode(faultproxy.Pass)
 				}
 			})
 			admitted, unknown, failed := core.Whole(1), core.Whole(0), 0 // the first Track
@@ -451,15 +218,15 @@ func TestOutages(t *testing.T) {
 			if unknown.IsZero() && failed == 0 {
 				t.Errorf("no call failed while connections were dropped and refused")
 			}
-			p.mode.Store(pass)
+			p.SetMode(faultproxy.Pass)
 			var st core.Outcome
-			if err := retry(func() (err error) { st, err = b.Status(t.Context(), "client"); return err }); err != nil {
+			if err := faultproxy.Retry(func() (err error) { st, err = b.Status(t.Context(), faultproxy.Client); return err }); err != nil {
 				t.Fatalf("Status after the outages: %v", err)
 			}
 			if u := st.Quota(0).Used; u.Cmp(admitted) < 0 || u.Cmp(admitted.Add(unknown)) > 0 {
 				t.Errorf("usage stored = %v, want between the %v admitted and %v", u, admitted, admitted.Add(unknown))
 			}
-			waitGoroutines(t, p, base)
+			p.WaitGoroutines(t, 1000, func() int64 { return base })
 		})
 	}
 }
@@ -482,13 +249,13 @@ func TestTimeouts(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := startProxy(t, "127.0.0.1:0", target, 0)
-			s := failureStore(t, direct, failureClient(t, p.addr(), Versions), Versions, c.store)
-			b := newFailureBilling(t, s)
-			if err := retry(func() error { _, err := b.Track(t.Context(), "client", core.Whole(1)); return err }); err != nil {
+			p := faultproxy.Start(t, target, 0)
+			s := failureStore(t, direct, failureClient(t, p.Addr(), Versions), Versions, c.store)
+			b := faultproxy.Billing(t, s)
+			if err := faultproxy.Retry(func() error { _, err := b.Track(t.Context(), faultproxy.Client, core.Whole(1)); return err }); err != nil {
 				t.Fatalf("Track through the proxy: %v", err)
 			}
-			p.mode.Store(blackHole)
+			p.SetMode(faultproxy.BlackHole)
 			ctx := context.Background()
 			if c.caller > 0 {
 				var cancel context.CancelFunc
@@ -496,7 +263,7 @@ func TestTimeouts(t *testing.T) {
 				defer cancel()
 			}
 			start := time.Now()
-			_, err := b.Track(ctx, "client", core.Whole(1))
+			_, err := b.Track(ctx, faultproxy.Client, core.Whole(1))
 			took := time.Since(start)
 			if !errors.Is(err, core.ErrStoreUnavailable) || !deadline(err) {
 				t.Errorf("Track: %v, want a timeout wrapped in ErrStoreUnavailable", err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/stores/internal/faultproxy"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
@@ -160,7 +161,7 @@ func TestRestart(t *testing.T) {
 			}
 
 			f.start(t)
-			if err := retry(func() error { _, err := b.Track(ctx, "client", core.Whole(1)); return err }); err != nil {
+			if err := faultproxy.Retry(func() error { _, err := b.Track(ctx, "client", core.Whole(1)); return err }); err != nil {
 				t.Fatalf("Track after the restart: %v", err)
 			}
 			admitted = admitted.Add(core.Whole(1))

@@ -1,15 +1,8 @@
 package mysql
 
 import (
-	"bytes"
-	"context"
 	"database/sql"
 	"errors"
-	"runtime"
-	"runtime/pprof"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,25 +80,6 @@ func waitRunningCalls(t *testing.T, prefix string) {
 	t.Errorf("%d sessions of the server still run the store's calls", n)
 }
 
-// failureBilling returns a billing on s whose client has room for every
-// call the failure tests make.
-func failureBilling(t *testing.T, s core.Store) *core.Billing {
-	t.Helper()
-	b := core.New(s)
-	if err := b.SetQuotas("client",
-		core.Quota{Period: core.Hour, Limit: core.Whole(1_000_000)},
-		core.Quota{Period: core.Day, Limit: core.Unlimited},
-	); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// othersGoroutines returns the goroutines that are not the proxy's.
-func othersGoroutines(p *faultproxy.Proxy) int64 {
-	return int64(runtime.NumGoroutine()) - p.Goroutines()
-}
-
 // waitGoroutines waits, a bounded time, for the goroutines that are not
 // the proxy's to come back to base, and fails with their stacks if they do
 // not. The driver runs one goroutine per open connection: base counts
@@ -113,67 +87,7 @@ func othersGoroutines(p *faultproxy.Proxy) int64 {
 // theirs.
 func waitGoroutines(t *testing.T, p *faultproxy.Proxy, db *sql.DB, base int64, baseConns int) {
 	t.Helper()
-	var n, allowed int64
-	for range 1000 {
-		allowed = base + int64(db.Stats().OpenConnections-baseConns)
-		if n = othersGoroutines(p); n <= allowed {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	var stacks bytes.Buffer
-	pprof.Lookup("goroutine").WriteTo(&stacks, 1)
-	t.Errorf("%d goroutines after the failures, want at most %d as before them; stacks:\n%s", n, allowed, stacks.String())
-}
-
-// failureRun charges the client from failGoroutines goroutines, calls
-// times in all, and returns each call's error, and the durations sorted.
-func failureRun(b *core.Billing, calls int, before func(i int)) (errs []error, took []time.Duration) {
-	type report struct {
-		err  error
-		took time.Duration
-	}
-	reports := make(chan report, calls)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range failGoroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= calls {
-					return
-				}
-				if before != nil {
-					before(i)
-				}
-				start := time.Now()
-				_, err := b.Track(context.Background(), "client", core.Whole(1))
-				reports <- report{err, time.Since(start)}
-			}
-		}()
-	}
-	wg.Wait()
-	close(reports)
-	for r := range reports {
-		errs = append(errs, r.err)
-		took = append(took, r.took)
-	}
-	slices.Sort(took)
-	return errs, took
-}
-
-// retry calls f up to 100 times, a tenth of a second apart, until it
-// succeeds: for a call that must succeed once the server is reachable.
-func retry(f func() error) (err error) {
-	for range 100 {
-		if err = f(); err == nil {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return err
+	p.WaitGoroutines(t, 1000, func() int64 { return base + int64(db.Stats().OpenConnections-baseConns) })
 }
 
 // TestFailures makes PostgreSQL down, slow, silent, refusing, or locked
@@ -201,16 +115,16 @@ func TestFailures(t *testing.T) {
 			p := faultproxy.Start(t, serverAddr(t), 600*time.Millisecond)
 			db := proxiedDB(t, p)
 			s := newStore(t, db, &Options{Timeout: failTimeout, PruneInterval: -1})
-			b := failureBilling(t, s)
+			b := faultproxy.Billing(t, s)
 			track := func() error {
 				_, err := b.Track(t.Context(), "client", core.Whole(1))
 				return err
 			}
 			// A working connection first, so the failures hit a pool in use.
-			if err := retry(track); err != nil {
+			if err := faultproxy.Retry(track); err != nil {
 				t.Fatalf("Track through the proxy: %v", err)
 			}
-			base, baseConns := othersGoroutines(p), db.Stats().OpenConnections
+			base, baseConns := p.Others(), db.Stats().OpenConnections
 			release := func() {}
 			switch c.mode {
 			case -1:
@@ -230,7 +144,7 @@ func TestFailures(t *testing.T) {
 					p.DropAll()
 				}
 			}
-			errs, took := failureRun(b, c.calls, nil)
+			errs, took := faultproxy.Run(b, failGoroutines, c.calls, nil)
 			slowest := took[len(took)-1]
 			unknown := 0
 			for i, err := range errs {
@@ -263,7 +177,7 @@ func TestFailures(t *testing.T) {
 				p.Up(t)
 			}
 			p.SetMode(faultproxy.Pass)
-			if err := retry(track); err != nil {
+			if err := faultproxy.Retry(track); err != nil {
 				t.Errorf("Track after the server is back: %v", err)
 			}
 			waitGoroutines(t, p, db, base, baseConns)
@@ -284,13 +198,13 @@ func TestRestarts(t *testing.T) {
 	p := faultproxy.Start(t, serverAddr(t), 0)
 	db := proxiedDB(t, p)
 	s := newStore(t, db, &Options{Timeout: time.Second, PruneInterval: -1})
-	b := failureBilling(t, s)
-	if err := retry(func() error { _, err := b.Track(t.Context(), "client", core.Whole(1)); return err }); err != nil {
+	b := faultproxy.Billing(t, s)
+	if err := faultproxy.Retry(func() error { _, err := b.Track(t.Context(), "client", core.Whole(1)); return err }); err != nil {
 		t.Fatalf("Track through the proxy: %v", err)
 	}
-	base, baseConns := othersGoroutines(p), db.Stats().OpenConnections
+	base, baseConns := p.Others(), db.Stats().OpenConnections
 	const calls, every = 3000, 250
-	errs, _ := failureRun(b, calls, func(i int) {
+	errs, _ := faultproxy.Run(b, failGoroutines, calls, func(i int) {
 		switch i % every {
 		case 0:
 			p.SetMode(faultproxy.Refuse)
@@ -318,7 +232,7 @@ func TestRestarts(t *testing.T) {
 	}
 	p.SetMode(faultproxy.Pass)
 	var st core.Outcome
-	if err := retry(func() (err error) { st, err = b.Status(t.Context(), "client"); return err }); err != nil {
+	if err := faultproxy.Retry(func() (err error) { st, err = b.Status(t.Context(), "client"); return err }); err != nil {
 		t.Fatalf("Status after the restarts: %v", err)
 	}
 	if u := st.Quota(0).Used; u.Cmp(core.Whole(admitted)) < 0 || u.Cmp(core.Whole(admitted+unknown)) > 0 {
@@ -337,7 +251,7 @@ func TestOutcomeUnknown(t *testing.T) {
 	p := faultproxy.Start(t, serverAddr(t), 0)
 	db := proxiedDB(t, p)
 	s := newStore(t, db, &Options{Timeout: 5 * time.Second, PruneInterval: -1})
-	b := failureBilling(t, s)
+	b := faultproxy.Billing(t, s)
 	ctx := t.Context()
 	if _, err := b.Track(ctx, "client", core.Whole(1)); err != nil {
 		t.Fatalf("Track: %v", err)
@@ -350,7 +264,7 @@ func TestOutcomeUnknown(t *testing.T) {
 		t.Fatalf("Charge whose reply was lost: %v, want ErrOutcomeUnknown and ErrStoreUnavailable", err)
 	}
 	var st core.Outcome
-	if err := retry(func() (err error) { st, err = b.Status(ctx, "client"); return err }); err != nil {
+	if err := faultproxy.Retry(func() (err error) { st, err = b.Status(ctx, "client"); return err }); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := st.Quota(0).Used, core.Whole(6); got != want {

@@ -1,14 +1,10 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
-	"runtime"
-	"runtime/pprof"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -72,91 +68,13 @@ func serverConns(t *testing.T, app string) int {
 	return n
 }
 
-// failureBilling returns a billing on s whose client has room for every
-// call the failure tests make.
-func failureBilling(t *testing.T, s core.Store) *core.Billing {
-	t.Helper()
-	b := core.New(s)
-	if err := b.SetQuotas("client",
-		core.Quota{Period: core.Hour, Limit: core.Whole(1_000_000)},
-		core.Quota{Period: core.Day, Limit: core.Unlimited},
-	); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// othersGoroutines returns the goroutines that are not the proxy's.
-func othersGoroutines(p *faultproxy.Proxy) int64 {
-	return int64(runtime.NumGoroutine()) - p.Goroutines()
-}
-
 // waitGoroutines waits, a bounded time, for the goroutines that are not
 // the proxy's to come back to base, and fails with their stacks if they do
 // not. pgx closes a broken connection in a goroutine that may wait up to
 // 15 s for the server, hence the long wait.
 func waitGoroutines(t *testing.T, p *faultproxy.Proxy, base int64) {
 	t.Helper()
-	var n int64
-	for range 2500 {
-		if n = othersGoroutines(p); n <= base {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	var stacks bytes.Buffer
-	pprof.Lookup("goroutine").WriteTo(&stacks, 1)
-	t.Errorf("%d goroutines after the failures, want at most %d as before them; stacks:\n%s", n, base, stacks.String())
-}
-
-// failureRun charges the client from failGoroutines goroutines, calls
-// times in all, and returns each call's error, and the durations sorted.
-func failureRun(b *core.Billing, calls int, before func(i int)) (errs []error, took []time.Duration) {
-	type report struct {
-		err  error
-		took time.Duration
-	}
-	reports := make(chan report, calls)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range failGoroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= calls {
-					return
-				}
-				if before != nil {
-					before(i)
-				}
-				start := time.Now()
-				_, err := b.Track(context.Background(), "client", core.Whole(1))
-				reports <- report{err, time.Since(start)}
-			}
-		}()
-	}
-	wg.Wait()
-	close(reports)
-	for r := range reports {
-		errs = append(errs, r.err)
-		took = append(took, r.took)
-	}
-	slices.Sort(took)
-	return errs, took
-}
-
-// retry calls f up to 100 times, a tenth of a second apart, until it
-// succeeds: for a call that must succeed once the server is reachable.
-func retry(f func() error) (err error) {
-	for range 100 {
-		if err = f(); err == nil {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return err
+	p.WaitGoroutines(t, 2500, func() int64 { return base })
 }
 
 // TestFailures makes PostgreSQL down, slow, silent, refusing, or locked
@@ -184,16 +102,16 @@ func TestFailures(t *testing.T) {
 			p := faultproxy.Start(t, net.JoinHostPort(direct.Config().ConnConfig.Host, strconv.Itoa(int(direct.Config().ConnConfig.Port))), 300*time.Millisecond)
 			pool, app := proxiedPool(t, p, nil)
 			s := newStore(t, pool, &Options{Timeout: failTimeout, PruneInterval: -1})
-			b := failureBilling(t, s)
+			b := faultproxy.Billing(t, s)
 			track := func() error {
 				_, err := b.Track(t.Context(), "client", core.Whole(1))
 				return err
 			}
 			// A working connection first, so the failures hit a pool in use.
-			if err := retry(track); err != nil {
+			if err := faultproxy.Retry(track); err != nil {
 				t.Fatalf("Track through the proxy: %v", err)
 			}
-			base := othersGoroutines(p)
+			base := p.Others()
 			release := func() {}
 			switch c.mode {
 			case -1:
@@ -213,7 +131,7 @@ func TestFailures(t *testing.T) {
 					p.DropAll()
 				}
 			}
-			errs, took := failureRun(b, c.calls, nil)
+			errs, took := faultproxy.Run(b, failGoroutines, c.calls, nil)
 			slowest := took[len(took)-1]
 			unknown := 0
 			for i, err := range errs {
@@ -246,7 +164,7 @@ func TestFailures(t *testing.T) {
 				p.Up(t)
 			}
 			p.SetMode(faultproxy.Pass)
-			if err := retry(track); err != nil {
+			if err := faultproxy.Retry(track); err != nil {
 				t.Errorf("Track after the server is back: %v", err)
 			}
 			waitGoroutines(t, p, base)
@@ -269,13 +187,13 @@ func TestRestarts(t *testing.T) {
 	p := faultproxy.Start(t, net.JoinHostPort(direct.Config().ConnConfig.Host, strconv.Itoa(int(direct.Config().ConnConfig.Port))), 0)
 	pool, _ := proxiedPool(t, p, nil)
 	s := newStore(t, pool, &Options{Timeout: time.Second, PruneInterval: -1})
-	b := failureBilling(t, s)
-	if err := retry(func() error { _, err := b.Track(t.Context(), "client", core.Whole(1)); return err }); err != nil {
+	b := faultproxy.Billing(t, s)
+	if err := faultproxy.Retry(func() error { _, err := b.Track(t.Context(), "client", core.Whole(1)); return err }); err != nil {
 		t.Fatalf("Track through the proxy: %v", err)
 	}
-	base := othersGoroutines(p)
+	base := p.Others()
 	const calls, every = 3000, 250
-	errs, _ := failureRun(b, calls, func(i int) {
+	errs, _ := faultproxy.Run(b, failGoroutines, calls, func(i int) {
 		switch i % every {
 		case 0:
 			p.SetMode(faultproxy.Refuse)
@@ -303,7 +221,7 @@ func TestRestarts(t *testing.T) {
 	}
 	p.SetMode(faultproxy.Pass)
 	var st core.Outcome
-	if err := retry(func() (err error) { st, err = b.Status(t.Context(), "client"); return err }); err != nil {
+	if err := faultproxy.Retry(func() (err error) { st, err = b.Status(t.Context(), "client"); return err }); err != nil {
 		t.Fatalf("Status after the restarts: %v", err)
 	}
 	if u := st.Quota(0).Used; u.Cmp(core.Whole(admitted)) < 0 || u.Cmp(core.Whole(admitted+unknown)) > 0 {
@@ -322,7 +240,7 @@ func TestOutcomeUnknown(t *testing.T) {
 	p := faultproxy.Start(t, net.JoinHostPort(direct.Config().ConnConfig.Host, strconv.Itoa(int(direct.Config().ConnConfig.Port))), 0)
 	pool, _ := proxiedPool(t, p, nil)
 	s := newStore(t, pool, &Options{Timeout: 5 * time.Second, PruneInterval: -1})
-	b := failureBilling(t, s)
+	b := faultproxy.Billing(t, s)
 	ctx := t.Context()
 	if _, err := b.Track(ctx, "client", core.Whole(1)); err != nil {
 		t.Fatalf("Track: %v", err)
@@ -335,7 +253,7 @@ func TestOutcomeUnknown(t *testing.T) {
 		t.Fatalf("Charge whose reply was lost: %v, want ErrOutcomeUnknown and ErrStoreUnavailable", err)
 	}
 	var st core.Outcome
-	if err := retry(func() (err error) { st, err = b.Status(ctx, "client"); return err }); err != nil {
+	if err := faultproxy.Retry(func() (err error) { st, err = b.Status(ctx, "client"); return err }); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := st.Quota(0).Used, core.Whole(6); got != want {

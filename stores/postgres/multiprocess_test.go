@@ -49,5 +49,5 @@ func TestChildWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	crossproc.Worker(t, b)
+	crossproc.Worker(t, b, arg.Start)
 }

@@ -33,13 +33,22 @@ const (
 )
 
 // Arg is what the parent passes to its workers: where the store is (a
-// schema or prefix) and the clock every process uses.
+// schema or prefix, without spaces) and the clock every process uses; and,
+// if not zero, the instant at which the workers start charging, all at
+// once, however long each took to start (see Worker).
 type Arg struct {
 	Where string
 	Clock time.Time
+	Start time.Time
 }
 
-func (a Arg) String() string { return fmt.Sprintf("%d %s", a.Clock.UnixNano(), a.Where) }
+func (a Arg) String() string {
+	var start int64
+	if !a.Start.IsZero() {
+		start = a.Start.UnixNano()
+	}
+	return fmt.Sprintf("%d %d %s", a.Clock.UnixNano(), start, a.Where)
+}
 
 // ParseArg reads an Arg from a worker's environment variable, or reports
 // false when the variable is not set (the test is not a worker).
@@ -48,12 +57,16 @@ func ParseArg(env string) (Arg, bool, error) {
 	if v == "" {
 		return Arg{}, false, nil
 	}
-	var ns int64
+	var ns, start int64
 	var where string
-	if _, err := fmt.Sscanf(v, "%d %s", &ns, &where); err != nil {
+	if _, err := fmt.Sscanf(v, "%d %d %s", &ns, &start, &where); err != nil {
 		return Arg{}, true, fmt.Errorf("bad %s %q: %w", env, v, err)
 	}
-	return Arg{Where: where, Clock: time.Unix(0, ns)}, true, nil
+	a := Arg{Where: where, Clock: time.Unix(0, ns)}
+	if start != 0 {
+		a.Start = time.Unix(0, start)
+	}
+	return a, true, nil
 }
 
 // Billing returns the billing every process uses on s: a fixed clock, so
@@ -155,14 +168,15 @@ func Parent(t *testing.T, worker, env string, arg Arg, s core.Store) {
 
 // Worker is one process of Parent's run: it charges Client one credit at a
 // time from Goroutines goroutines, Attempts times each, then charges
-// KeyClient once per goroutine with Key, and prints what it admitted.
-func Worker(t *testing.T, b *core.Billing) {
+// KeyClient once per goroutine with Key, and prints what it admitted. Its
+// goroutines start charging at once, at start if that is not zero.
+func Worker(t *testing.T, b *core.Billing, start time.Time) {
 	type tally struct {
 		admitted, refused, failed, charged, replayed int
 		firstErr                                     error
 	}
 	tallies := make(chan tally, Goroutines)
-	start := make(chan struct{})
+	gate := make(chan struct{})
 	var wg sync.WaitGroup
 	for range Goroutines {
 		wg.Add(1)
@@ -175,7 +189,7 @@ func Worker(t *testing.T, b *core.Billing) {
 					n.firstErr = err
 				}
 			}
-			<-start
+			<-gate
 			for range Attempts {
 				_, err := b.Track(t.Context(), Client, core.Whole(1))
 				switch {
@@ -199,7 +213,10 @@ func Worker(t *testing.T, b *core.Billing) {
 			tallies <- n
 		}()
 	}
-	close(start)
+	if !start.IsZero() {
+		time.Sleep(time.Until(start))
+	}
+	close(gate)
 	wg.Wait()
 	close(tallies)
 	var sum tally

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -156,6 +157,9 @@ func (s *Store) Import(ctx context.Context, next func() (*core.Record, error), o
 		}
 		if err != nil {
 			return err
+		}
+		if rec == nil {
+			return errors.New("apibilling/bolt: import: next returned a nil record without an error")
 		}
 		if err := s.importRecord(rec, opts.Merge, n%4096 == 0); err != nil {
 			return err

@@ -341,6 +341,9 @@ func (s *Store) Import(ctx context.Context, next func() (*core.Record, error), o
 		if err != nil {
 			return err
 		}
+		if rec == nil {
+			return errors.New("apibilling/mongo: import: next returned a nil record without an error")
+		}
 		if len(batch) > 0 && (rec.Client != batch[0].Client || len(batch) == importBatch) {
 			if err := flush(); err != nil {
 				return err

@@ -137,6 +137,9 @@ func (s *Store) Import(ctx context.Context, next func() (*core.Record, error), o
 		if err != nil {
 			return err
 		}
+		if rec == nil {
+			return errors.New("apibilling/mysql: import: next returned a nil record without an error")
+		}
 		stmts = s.appendRecord(stmts, rec, opts.Merge)
 		if len(stmts) >= 2*importBatch {
 			if err := s.writeImport(ctx, stmts); err != nil {

@@ -135,6 +135,9 @@ func (s *Store) Import(ctx context.Context, next func() (*core.Record, error), o
 		if err != nil {
 			return err
 		}
+		if rec == nil {
+			return errors.New("apibilling/postgres: import: next returned a nil record without an error")
+		}
 		s.queueRecord(b, rec, opts.Merge)
 		if len(b.QueuedQueries) >= 2*importBatch {
 			if err := s.sendImport(ctx, b); err != nil {

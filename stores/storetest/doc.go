@@ -35,8 +35,10 @@
 //
 // Export and import: ExportEmpty, ExportImportRoundTrip, ExportConcurrent,
 // ExportStops, ImportNotEmpty, ImportMerge ([core.MergeWindow] and
-// [core.MergeUsage]) and ImportResume (an import with an ID that failed
-// part way is refused to every other import and can be run again). AnyBytes
+// [core.MergeUsage]), ImportNilRecord (a nil record without an error
+// fails the import instead of a panic) and ImportResume (an import with an
+// ID that failed part way is refused to every other import and can be run
+// again). AnyBytes
 // checks labels and client IDs of any bytes through reports, export and
 // import, and Retention the pruning of old usage aggregates, for a store
 // that offers it through [Options].Retention (it is skipped otherwise).

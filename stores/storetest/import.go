@@ -221,3 +221,26 @@ func testImportResume(t *testing.T, e *env) {
 		})
 	}
 }
+
+// testImportNilRecord: a next function that returns a nil record without an
+// error (a bug of the caller's) makes Import fail with an error, without a
+// panic, whether the nil comes first or after records.
+func testImportNilRecord(t *testing.T, e *env) {
+	sample := e.importSample()
+	for _, before := range []int{0, 2} {
+		s := e.fresh(t)
+		recs := recordsThen(sample[:before], nil)
+		var err error
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					t.Fatalf("Import with a nil record after %d records panicked: %v", before, v)
+				}
+			}()
+			err = s.Import(t.Context(), recs, core.ImportOptions{})
+		}()
+		if err == nil {
+			t.Errorf("Import with a nil record after %d records: no error", before)
+		}
+	}
+}

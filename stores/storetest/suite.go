@@ -133,6 +133,7 @@ var subtests = []struct {
 	{"ImportNotEmpty", testImportNotEmpty},
 	{"ImportMerge", testImportMerge},
 	{"ImportResume", testImportResume},
+	{"ImportNilRecord", testImportNilRecord},
 
 	// Input of any bytes: input.go.
 	{"AnyBytes", testAnyBytes},

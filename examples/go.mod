@@ -17,7 +17,7 @@ require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/gofiber/fiber/v2 v2.52.15
 	github.com/labstack/echo/v4 v4.16.0
-	github.com/redis/go-redis/v9 v9.22.0
+	github.com/redis/go-redis/v9 v9.22.0 // indirect
 )
 
 require (
@@ -29,11 +29,9 @@ require (
 	github.com/bytedance/sonic/loader v0.5.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/cloudwego/base64x v0.1.6 // indirect
-	github.com/frappy-go/apibilling/metrics/prometheus v0.4.0 // indirect
 	github.com/frappy-go/apibilling/stores/mongo v0.4.0 // indirect
 	github.com/frappy-go/apibilling/stores/mysql v0.4.0 // indirect
 	github.com/frappy-go/apibilling/stores/postgres v0.4.0 // indirect
-	github.com/frappy-go/apibilling/storeurl v0.4.0 // indirect
 	github.com/gabriel-vasile/mimetype v1.4.12 // indirect
 	github.com/gin-contrib/sse v1.1.0 // indirect
 	github.com/go-playground/locales v0.14.1 // indirect
@@ -59,7 +57,6 @@ require (
 	github.com/modern-go/reflect2 v1.0.2 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/pelletier/go-toml/v2 v2.2.4 // indirect
-	github.com/prometheus/client_golang v1.23.2 // indirect
 	github.com/prometheus/procfs v0.16.1 // indirect
 	github.com/quic-go/qpack v0.6.0 // indirect
 	github.com/quic-go/quic-go v0.59.0 // indirect
@@ -101,6 +98,9 @@ replace github.com/frappy-go/apibilling/stores/redis => ../stores/redis
 
 require (
 	github.com/frappy-go/apibilling/kit v0.4.0
+	github.com/frappy-go/apibilling/metrics/prometheus v0.4.0
+	github.com/frappy-go/apibilling/storeurl v0.4.0
+	github.com/prometheus/client_golang v1.23.2
 	github.com/prometheus/client_model v0.6.2
 	github.com/prometheus/common v0.66.1
 )

@@ -236,7 +236,9 @@ func (b *Billing) prepareCharge(o *Outcome, client string, now time.Time) error 
 	o.op.Label, o.op.Key = "", ""
 	o.op.Cost, o.op.KeyExpires = 0, 0
 	o.op.At = t
-	o.op.Bucket = b.bucket(t)
+	if bk := &o.op.Bucket; t < bk.Start || t >= bk.End { // else still the hour of t
+		*bk = b.bucket(t)
+	}
 	o.used = [MaxQuotas]int64{}
 	o.allowed, o.refunded = false, false
 	return nil
@@ -271,7 +273,8 @@ func (b *Billing) prepare(o *Outcome, client string, now time.Time) error {
 // comparison of seconds decides for every reading but those of the bounds'
 // own seconds.)
 func clockNano(now time.Time) int64 {
-	if s := now.Unix(); s <= minClockSec || s >= maxClockSec {
+	s := now.Unix()
+	if s <= minClockSec || s >= maxClockSec {
 		switch {
 		case now.Before(minClock):
 			return minWindowNano
@@ -279,7 +282,7 @@ func clockNano(now time.Time) int64 {
 			return maxWindowNano
 		}
 	}
-	return now.UnixNano()
+	return s*int64(time.Second) + int64(now.Nanosecond()) // now.UnixNano(), without reading the seconds again
 }
 
 var (

@@ -99,7 +99,7 @@ func (b *Billing) SetQuotas(client string, quotas ...Quota) error {
 	if len(quotas) > MaxQuotas {
 		return fmt.Errorf("%w: client %s has %d quotas; at most one per period (%d)", ErrInvalidQuota, quoteClient(client), len(quotas), MaxQuotas)
 	}
-	c := &clientQuotas{id: strings.Clone(client)}
+	c := &clientQuotas{id: strings.Clone(client), b: b}
 	var seen PeriodSet
 	for i, q := range quotas {
 		if err := q.Validate(); err != nil {
@@ -175,7 +175,11 @@ func hourOf(n int64) Span {
 // immutable once published; SetQuotas replaces it whole.
 type clientQuotas struct {
 	id    string
+	b     *Billing // whose registry holds it
 	rules []*rule
+	// stale is set once SetQuotas or RemoveClient has replaced it in the
+	// registry: an Outcome that holds it looks the client up again.
+	stale atomic.Bool
 }
 
 // registry maps client IDs to their quotas. It is read on every charge
@@ -192,9 +196,17 @@ func (r *registry) get(id string) *clientQuotas {
 	return q
 }
 
-func (r *registry) set(c *clientQuotas) { r.m.Store(c.id, c) }
+func (r *registry) set(c *clientQuotas) {
+	if old, ok := r.m.Swap(c.id, c); ok {
+		old.(*clientQuotas).stale.Store(true)
+	}
+}
 
-func (r *registry) remove(id string) { r.m.Delete(id) }
+func (r *registry) remove(id string) {
+	if old, ok := r.m.LoadAndDelete(id); ok {
+		old.(*clientQuotas).stale.Store(true)
+	}
+}
 
 // ids returns the IDs of every client.
 func (r *registry) ids() []string {

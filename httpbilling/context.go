@@ -11,8 +11,8 @@ import (
 // middleware hands the rest of the chain a shallow copy of the request
 // whose context carries the State ([WithState]), finds it there
 // ([StateFrom]), and puts the original request back when it is done
-// ([WithoutState]). That costs two small allocations (the context and the
-// copy of the request), less than a framework's key-value store that is
+// ([WithoutState]). That costs one allocation (the context and the copy of
+// the request together), less than a framework's key-value store that is
 // allocated for the first value of each request.
 
 // requestContext is the context of a request that a billing handler
@@ -49,11 +49,27 @@ func (c *requestContext) Value(key any) any {
 // request derived from it. Adapters call it from [IO.Store].
 func WithState(r *http.Request, s *State) *http.Request {
 	if m := s.headers.m; m != nil && (m.legacy || m.draft) {
-		c := &headersContext{requestContext: requestContext{Context: r.Context(), st: s, orig: r}}
+		c := &headersRequest{headersContext: headersContext{requestContext: requestContext{Context: r.Context(), st: s, orig: r}}}
 		s.headers.vals = &c.vals
-		return r.WithContext(c)
+		c.req = *r.WithContext(&c.headersContext) // inlined: the copy WithContext makes stays on the stack
+		return &c.req
 	}
-	return r.WithContext(&requestContext{Context: r.Context(), st: s, orig: r})
+	c := &stateRequest{requestContext: requestContext{Context: r.Context(), st: s, orig: r}}
+	c.req = *r.WithContext(&c.requestContext)
+	return &c.req
+}
+
+// stateRequest and headersRequest hold the request that [WithState]
+// returns together with its context: one allocation, not two. Neither is
+// reused: a handler may keep the request or its context.
+type stateRequest struct {
+	requestContext
+	req http.Request
+}
+
+type headersRequest struct {
+	headersContext
+	req http.Request
 }
 
 // WithoutState undoes the latest [WithState] whose request r is, or is

@@ -37,10 +37,17 @@ type decimalText struct {
 	text []byte // nil until the first append
 }
 
-// append appends the decimal form of v to b.
+// append appends the decimal form of v to b. A number one less than the
+// last, as a client's remaining credits are after a charge of one, has its
+// last digit decremented unless that is a 0.
 func (d *decimalText) append(b []byte, v int64) []byte {
 	if d.text == nil || d.v != v {
-		d.v, d.text = v, appendInt(d.text[:0], v)
+		if n := len(d.text) - 1; d.v > 0 && v == d.v-1 && n >= 0 && d.text[n] != '0' {
+			d.text[n]--
+			d.v = v
+		} else {
+			d.v, d.text = v, appendInt(d.text[:0], v)
+		}
 	}
 	return append(b, d.text...)
 }

@@ -17,7 +17,8 @@ func TestAppendInt(t *testing.T) {
 
 func TestDecimalText(t *testing.T) {
 	var d decimalText
-	for _, v := range []int64{0, 0, 7, 7, 1_000_000_000, 1_000_000_000, -3, 0} {
+	for _, v := range []int64{0, 0, 7, 7, 1_000_000_000, 1_000_000_000, -3, 0,
+		12, 11, 10, 9, 8, 2, 1, 0, -1, -2, 1001, 1000, 999, 998, 1, 0, math.MaxInt64, math.MaxInt64 - 1, math.MinInt64, math.MaxInt64} {
 		if got, want := string(d.append([]byte("x"), v)), "x"+strconv.FormatInt(v, 10); got != want {
 			t.Errorf("append(%d) = %q, want %q", v, got, want)
 		}

@@ -111,6 +111,9 @@ type Headers struct {
 	// repeat (clients on one plan, windows that renew together), so the
 	// text is usually copied rather than formatted again.
 	limit, resetAt decimalText
+	// remaining is the latest X-RateLimit-Remaining value and its text,
+	// which the next charge of the same client usually lowers by one.
+	remaining decimalText
 }
 
 // Len returns the number of headers.
@@ -276,7 +279,7 @@ func (h *Headers) rateLimitHeaders(o *core.Outcome) {
 func (h *Headers) legacyHeaders(lq *quotaFigures) {
 	h.buf = h.limit.append(h.buf, lq.limit)
 	h.add(hLimit)
-	h.buf = appendInt(h.buf, lq.remaining)
+	h.buf = h.remaining.append(h.buf, lq.remaining)
 	h.add(hRemaining)
 	h.buf = h.resetAt.append(h.buf, ceilSeconds(lq.end))
 	h.add(hReset)

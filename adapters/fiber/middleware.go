@@ -39,6 +39,10 @@ type Middleware struct {
 	meter   *httpbilling.Meter
 	routes  routeIndexes
 	wrapped wrappedApps
+	// keyInList says that the idempotency key header is one fasthttp keeps
+	// in its list of headers (not Host, Content-Type and the like), whose
+	// keys PeekKeys lists.
+	keyInList bool
 }
 
 // NewMiddleware returns a Middleware configured by config. It panics if
@@ -56,7 +60,20 @@ func NewMiddleware(config ...Config) *Middleware {
 		httpbilling.CheckCost("fiberbilling: Config.Cost", cfg.Cost)
 	}
 	httpbilling.CheckRoutes("fiberbilling: Config.Routes", cfg.Routes)
-	return &Middleware{cfg: cfg, meter: httpbilling.NewMeter(cfg.meterConfig())}
+	m := &Middleware{cfg: cfg, meter: httpbilling.NewMeter(cfg.meterConfig())}
+	m.keyInList = !specialHeader(m.meter.KeyHeader())
+	return m
+}
+
+// specialHeader reports whether fasthttp's RequestHeader keeps the header
+// name (canonical) apart from its list of headers.
+func specialHeader(name string) bool {
+	switch name {
+	case fiber.HeaderHost, fiber.HeaderContentType, fiber.HeaderUserAgent, fiber.HeaderConnection,
+		fiber.HeaderContentLength, fiber.HeaderCookie, fiber.HeaderTrailer:
+		return true
+	}
+	return false
 }
 
 // Handler returns a handler with the configured cost: Config.Cost,
@@ -114,7 +131,27 @@ type fiberIO struct{ m *Middleware }
 
 func (fiberIO) Context(c *fiber.Ctx) context.Context { return c.UserContext() }
 
-func (fiberIO) Header(c *fiber.Ctx, name string) string { return c.Get(name) }
+// Header returns the idempotency key header, the only one the shared layer
+// reads. Most requests carry none: fasthttp's Peek would copy and
+// normalise the name before finding that out, so the keys of the list of
+// headers are searched for the name first (it is canonical, the form
+// fasthttp keeps keys in, or the form Peek compares as it is when the app
+// disables normalising).
+func (io fiberIO) Header(c *fiber.Ctx, name string) string {
+	if io.m.keyInList {
+		found := false
+		for _, k := range c.Request().Header.PeekKeys() {
+			if string(k) == name {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return ""
+		}
+	}
+	return c.Get(name)
+}
 
 func (io fiberIO) Route(c *fiber.Ctx) httpbilling.Route {
 	method := c.Method()
@@ -152,14 +189,14 @@ func (fiberIO) Load(c *fiber.Ctx) *httpbilling.State { return load(c) }
 
 // Store keeps st in c.Locals (fasthttp's user values, which c.Locals
 // wraps: called directly, without its variadic argument).
-func (fiberIO) Store(c *fiber.Ctx, st *httpbilling.State) { c.Context().SetUserValue(stateKey{}, st) }
+func (fiberIO) Store(c *fiber.Ctx, st *httpbilling.State) { c.Context().SetUserValue(stateKey, st) }
 
 func (fiberIO) Restore(c *fiber.Ctx, _, prev *httpbilling.State) {
 	if prev == nil {
-		c.Context().SetUserValue(stateKey{}, nil) // an untyped nil, as if never set
+		c.Context().SetUserValue(stateKey, nil) // an untyped nil, as if never set
 		return
 	}
-	c.Context().SetUserValue(stateKey{}, prev)
+	c.Context().SetUserValue(stateKey, prev)
 }
 
 // Fail hands a failure the middleware answered (500, 503) to the app's

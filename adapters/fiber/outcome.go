@@ -7,8 +7,12 @@ import (
 	"github.com/frappy-go/apibilling/httpbilling"
 )
 
-// stateKey is the key of a request's billing state in c.Locals.
-type stateKey struct{}
+// stateKey is the key of a request's billing state in c.Locals: a
+// pointer, which fasthttp compares with the keys it holds more cheaply than
+// a value of an empty struct type.
+var stateKey = new(stateKeyType)
+
+type stateKeyType byte
 
 // OutcomeFrom returns the outcome of the request's charge, for a handler
 // behind the middleware: the cost, remaining credits, renewal and the most
@@ -23,6 +27,6 @@ type stateKey struct{}
 func OutcomeFrom(c *fiber.Ctx) (core.Outcome, bool) { return load(c).Outcome() }
 
 func load(c *fiber.Ctx) *httpbilling.State {
-	st, _ := c.Context().UserValue(stateKey{}).(*httpbilling.State)
+	st, _ := c.Context().UserValue(stateKey).(*httpbilling.State)
 	return st
 }

@@ -27,17 +27,26 @@ type routeIndex struct {
 	mu   sync.RWMutex
 	seen []seenPaths // per method: a few, searched in order
 	n    int
+
+	// last is the path found last: most requests repeat it, found here
+	// without the lock and the map.
+	last atomic.Pointer[seenPath]
 }
 
-// seenPaths are the paths seen with one method, and the pattern of the
-// route that serves each ("" none).
+// seenPaths are the paths seen with one method.
 type seenPaths struct {
 	method string
-	paths  map[string]string
+	paths  map[string]*seenPath
+}
+
+// seenPath is a path seen with a method, and the pattern of the route that
+// serves it ("" none).
+type seenPath struct {
+	method, path, pattern string
 }
 
 // pathsOf returns the paths seen with method, or nil. ix.mu must be held.
-func (ix *routeIndex) pathsOf(method string) map[string]string {
+func (ix *routeIndex) pathsOf(method string) map[string]*seenPath {
 	for i := range ix.seen {
 		if ix.seen[i].method == method {
 			return ix.seen[i].paths
@@ -54,13 +63,17 @@ func (r *routeIndexes) match(app *fiber.App, method, path string) (string, bool)
 		ix = newRouteIndex(app)
 		r.cur.Store(ix)
 	}
-	ix.mu.RLock()
-	p, ok := ix.pathsOf(method)[path]
-	ix.mu.RUnlock()
-	if ok {
-		return p, p != ""
+	if l := ix.last.Load(); l != nil && l.path == path && l.method == method {
+		return l.pattern, l.pattern != ""
 	}
-	p = ""
+	ix.mu.RLock()
+	e := ix.pathsOf(method)[path]
+	ix.mu.RUnlock()
+	if e != nil {
+		ix.last.Store(e)
+		return e.pattern, e.pattern != ""
+	}
+	p := ""
 	detect := path
 	if !ix.cfg.StrictRouting && len(detect) > 1 {
 		detect = strings.TrimRight(detect, "/") // as Fiber routes
@@ -78,12 +91,15 @@ func (r *routeIndexes) match(app *fiber.App, method, path string) (string, bool)
 	if ix.n < maxPaths {
 		m := ix.pathsOf(method)
 		if m == nil {
-			m = map[string]string{}
+			m = map[string]*seenPath{}
 			ix.seen = append(ix.seen, seenPaths{strings.Clone(method), m})
 		}
 		if _, dup := m[path]; !dup {
-			m[strings.Clone(path)] = p // path points into Fiber's buffers
+			// method and path point into Fiber's buffers
+			e := &seenPath{strings.Clone(method), strings.Clone(path), p}
+			m[e.path] = e
 			ix.n++
+			ix.last.Store(e)
 		}
 	}
 	ix.mu.Unlock()

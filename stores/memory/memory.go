@@ -162,7 +162,7 @@ func (c *client) chargeWindows(op *core.Op, res *core.Result) {
 		}
 		sl.used += op.Cost
 		res.Used[i] = sl.used
-		if w.Levels != noLevels {
+		if l := &w.Levels; l[0]|l[1]|l[2]|l[3] != 0 { // any level set (cheaper than comparing arrays)
 			if bits := w.Reached(sl.used, sl.fired); bits != 0 {
 				sl.fired |= bits
 				res.Fired[i] = bits
@@ -171,7 +171,9 @@ func (c *client) chargeWindows(op *core.Op, res *core.Result) {
 	}
 }
 
-var noLevels [core.MaxLevels]int64
+// chargeWindows reads the four levels of a window: it fails to compile if
+// core.MaxLevels is another number.
+var _ = [1]struct{}{}[core.MaxLevels-4]
 
 // Refund implements [core.Store.Refund].
 func (s *Store) Refund(ctx context.Context, op *core.Op) error {

@@ -725,3 +725,59 @@ func TestChargeIntoReusedOutcome(t *testing.T) {
 		}
 	}
 }
+
+// TestChargeIntoReusedOutcomeSameClient checks the path where ChargeInto
+// keeps the windows of the client's previous charge in a reused Outcome:
+// after every change that could make them wrong (time within and past a
+// window, into the next hour, backwards, quotas replaced, the client
+// removed and set again, another Billing), the reused Outcome equals a
+// fresh one.
+func TestChargeIntoReusedOutcomeSameClient(t *testing.T) {
+	now := time.Date(2026, 3, 14, 23, 59, 58, 0, time.UTC)
+	clock := func() time.Time { return now }
+	b := core.New(memory.New(), core.WithClock(clock))
+	other := core.New(memory.New(), core.WithClock(clock))
+	set := func(b *core.Billing, day int64) {
+		t.Helper()
+		err := b.SetQuotas("c", core.Quota{Period: core.Minute, Limit: core.Whole(100)}, core.Quota{Period: core.Day, Limit: core.Whole(day)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(b, 1000)
+	set(other, 7)
+	ctx := context.Background()
+	var reused core.Outcome
+	c := &core.Charge{Client: "c", Cost: core.Whole(0), Label: "/x"}
+	steps := []struct {
+		name   string
+		change func()
+		b      *core.Billing
+	}{
+		{"the first charge", func() {}, b},
+		{"a second later, same windows", func() { now = now.Add(time.Second) }, b},
+		{"past midnight: new minute, day and hour", func() { now = now.Add(time.Second) }, b},
+		{"back into the previous day", func() { now = now.Add(-2 * time.Second) }, b},
+		{"forward again", func() { now = now.Add(3 * time.Second) }, b},
+		{"quotas replaced", func() { set(b, 5) }, b},
+		{"client removed", func() { b.RemoveClient("c") }, b},
+		{"client set again", func() { set(b, 9) }, b},
+		{"another Billing", func() {}, other},
+		{"back to the first", func() {}, b},
+		{"an hour later", func() { now = now.Add(time.Hour) }, b},
+	}
+	for _, s := range steps {
+		s.change()
+		var fresh core.Outcome
+		errReused := s.b.ChargeInto(ctx, &reused, c)
+		errFresh := s.b.ChargeInto(ctx, &fresh, c)
+		if reused != fresh || (errReused == nil) != (errFresh == nil) {
+			t.Errorf("%s: reused Outcome %+v (%v), want %+v (%v)", s.name, reused, errReused, fresh, errFresh)
+		}
+		if errReused == nil {
+			if got, want := reused.Quota(reused.Len()-1).Limit, s.b.Quotas("c")[len(s.b.Quotas("c"))-1].Limit; got != want {
+				t.Errorf("%s: day limit %v, want %v", s.name, got, want)
+			}
+		}
+	}
+}

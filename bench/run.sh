@@ -84,7 +84,7 @@ if [[ "${REPORT_ONLY:-}" != 1 ]]; then
 	profile fiber '^BenchmarkFiber$/^billing-memory-legacy$/^serial$'
 
 	echo "== instructions per request (callgrind, -n $CALLGRIND_N)" >&2
-	callgrind_cmd="cd bench && go run ./cmd/callgrind -n $CALLGRIND_N -out callgrind.json"
+	callgrind_cmd="cd bench && go build -o /tmp/callgrind ./cmd/callgrind && /tmp/callgrind -n $CALLGRIND_N -out callgrind.json"
 	if command -v valgrind >/dev/null 2>&1; then
 		"$tmp/callgrind" -n "$CALLGRIND_N" -out "$RESULTS/callgrind.json"
 	else

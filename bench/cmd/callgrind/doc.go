@@ -32,9 +32,10 @@
 //
 // Usage, from the bench module (valgrind must be installed):
 //
-//	go run ./cmd/callgrind -out results/callgrind.json           # every variant
-//	go run ./cmd/callgrind -variants '^gin/' -n 20000            # some
-//	go run ./cmd/callgrind -keep /tmp/cg -variants gin/billing   # keep the callgrind files
+//	go build -o /tmp/callgrind ./cmd/callgrind                   # not go run: it strips the symbols callgrind needs
+//	/tmp/callgrind -out results/callgrind.json                   # every variant
+//	/tmp/callgrind -variants '^gin/' -n 20000                    # some
+//	/tmp/callgrind -keep /tmp/cg -variants gin/billing           # keep the callgrind files
 //
 // The JSON lists, per variant, the instruction totals of both runs, the
 // instructions and allocations per request; cmd/report renders it. With

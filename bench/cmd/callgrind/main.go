@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -144,6 +145,9 @@ func measure(re *regexp.Regexp, n, warmup int, keep string) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := hasSymbol(self, "main.counted"); err != nil {
+		return nil, err
+	}
 	version, err := exec.Command("valgrind", "--version").Output()
 	if err != nil {
 		return nil, fmt.Errorf("valgrind --version: %w (install valgrind)", err)
@@ -279,4 +283,24 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// hasSymbol checks that the binary at path has the function name in its
+// symbol table, which --toggle-collect finds it by: go run strips the table,
+// and the counts of the request path alone would then all be zero.
+func hasSymbol(path, name string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err == nil {
+		for _, s := range syms {
+			if s.Name == name {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%s has no symbol %s (go run strips the symbol table): build it with go build -o callgrind ./cmd/callgrind and run that", path, name)
 }

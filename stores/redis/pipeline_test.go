@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/stores/internal/faultproxy"
 )
 
 // TestPipelining charges 64 clients from 64 goroutines at once, so that
@@ -89,9 +90,9 @@ func TestPipelining(t *testing.T) {
 func TestPipelineQueue(t *testing.T) {
 	direct := newClient(t)
 	quietRedisLog()
-	p := startProxy(t, "127.0.0.1:0", redisAddr(), 200*time.Millisecond)
+	p := faultproxy.Start(t, redisAddr(), 200*time.Millisecond)
 	prefix := testPrefix()
-	s, err := New(failureClient(t, p.addr()), &Options{Prefix: prefix, Timeout: 5 * time.Second, Pipelines: 1})
+	s, err := New(failureClient(t, p.Addr()), &Options{Prefix: prefix, Timeout: 5 * time.Second, Pipelines: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,10 +103,10 @@ func TestPipelineQueue(t *testing.T) {
 		_, err := s.Deduct(ctx, mkop("c", "", credit, hourAt(base), w))
 		return err
 	}
-	if err := retry(func() error { return charge(t.Context()) }); err != nil {
+	if err := faultproxy.RetryN(retryTries, func() error { return charge(t.Context()) }); err != nil {
 		t.Fatal(err)
 	}
-	p.mode.Store(slow)
+	p.SetMode(faultproxy.Slow)
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	wg.Add(1)
@@ -150,7 +151,7 @@ func TestPipelineQueue(t *testing.T) {
 			t.Errorf("a call on the slow Redis: %v", err)
 		}
 	}
-	p.mode.Store(pass)
+	p.SetMode(faultproxy.Pass)
 	if got := used(t, s, "c", w); got[0] != 3*credit {
 		t.Errorf("usage = %d, want %d: the first charge and the two sent ones", got[0], 3*credit)
 	}

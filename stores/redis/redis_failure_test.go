@@ -1,165 +1,18 @@
 package redis
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
-	"runtime"
-	"runtime/pprof"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/stores/internal/faultproxy"
 	goredis "github.com/redis/go-redis/v9"
 )
-
-// proxy is a TCP proxy on loopback between the store's client and Redis,
-// which the test turns slow, silent or refusing.
-type proxy struct {
-	ln      net.Listener
-	target  string
-	mode    atomic.Int32
-	delay   time.Duration
-	running atomic.Int64 // the proxy's own goroutines
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	conns   map[net.Conn]struct{}
-	closed  bool
-}
-
-// Proxy modes.
-const (
-	pass      = iota
-	slow      // replies are held for the proxy's delay
-	blackHole // everything is swallowed; connections stay open
-	refuse    // new connections are closed at once
-	dropReply // requests reach Redis, replies are swallowed
-)
-
-// startProxy starts a proxy to target on addr (a free port if
-// "127.0.0.1:0"), which stops when the test ends.
-func startProxy(t *testing.T, addr, target string, delay time.Duration) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("proxy on %s: %v", addr, err)
-	}
-	p := &proxy{ln: ln, target: target, delay: delay, conns: map[net.Conn]struct{}{}}
-	p.spawn(p.accept)
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *proxy) addr() string { return p.ln.Addr().String() }
-
-func (p *proxy) spawn(f func()) {
-	p.wg.Add(1)
-	p.running.Add(1)
-	go func() {
-		defer p.wg.Done()
-		defer p.running.Add(-1)
-		f()
-	}()
-}
-
-func (p *proxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		if p.mode.Load() == refuse {
-			c.Close()
-			continue
-		}
-		s, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			c.Close()
-			s.Close()
-			return
-		}
-		p.conns[c], p.conns[s] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		p.spawn(func() { p.pipe(s, c, false) })
-		p.spawn(func() { p.pipe(c, s, true) })
-	}
-}
-
-// pipe copies src to dst as the mode says, until either end closes.
-func (p *proxy) pipe(dst, src net.Conn, reply bool) {
-	defer func() {
-		p.mu.Lock()
-		delete(p.conns, src)
-		delete(p.conns, dst)
-		p.mu.Unlock()
-		src.Close()
-		dst.Close()
-	}()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			switch p.mode.Load() {
-			case blackHole:
-				continue
-			case dropReply:
-				if reply {
-					continue
-				}
-			case slow:
-				if reply {
-					time.Sleep(p.delay)
-				}
-			}
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// dropAll closes every connection, as a failover does.
-func (p *proxy) dropAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		c.Close()
-	}
-}
-
-func (p *proxy) close() {
-	p.mu.Lock()
-	p.closed = true
-	p.mu.Unlock()
-	p.ln.Close()
-	p.dropAll()
-	p.wg.Wait()
-}
-
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
 
 // failureClient is a client as an application would configure it, with
 // read and write timeouts far above the store's, so that only the store's
@@ -196,69 +49,21 @@ func quietRedisLog() { redisLogOnce.Do(func() { goredis.SetLogger(&redisLog) }) 
 // store's default timeout, far below the client's own 30 s timeouts.
 const maxFailureWait = 5 * time.Second
 
-// othersGoroutines returns the goroutines that are not the proxy's.
-func othersGoroutines(p *proxy) int64 {
-	n := int64(runtime.NumGoroutine())
-	if p != nil {
-		n -= p.running.Load()
-	}
-	return n
-}
+// failureGoroutines is how many goroutines charge at once in the failure
+// tests, which put a TCP proxy (faultproxy) between the store's client and
+// Redis and turn it slow, silent, refusing, deaf to replies or down;
+// failureTries is how many times the tests wait 10 ms for the goroutines
+// to come back to what they were before the failures.
+const (
+	failureGoroutines = 32
+	failureTries      = 500
+)
 
-// waitGoroutines waits, a bounded number of times, for the goroutines that
-// are not the proxy's to come back to base, and fails with their stacks if
-// they do not.
-func waitGoroutines(t *testing.T, p *proxy, base int64) {
-	t.Helper()
-	var n int64
-	for range 500 {
-		if n = othersGoroutines(p); n <= base {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	var stacks bytes.Buffer
-	pprof.Lookup("goroutine").WriteTo(&stacks, 1)
-	t.Errorf("%d goroutines after the failures, want at most %d as before them; stacks:\n%s", n, base, stacks.String())
-}
-
-// failureRun charges the client from 32 goroutines, calls times in all,
-// and reports each call's error over a channel.
-func failureRun(b *core.Billing, calls int, before func(i int)) (errs []error, took []time.Duration) {
-	type report struct {
-		err  error
-		took time.Duration
-	}
-	reports := make(chan report, calls)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= calls {
-					return
-				}
-				if before != nil {
-					before(i)
-				}
-				start := time.Now()
-				_, err := b.Track(context.Background(), "client", core.Whole(1))
-				reports <- report{err, time.Since(start)}
-			}
-		}()
-	}
-	wg.Wait()
-	close(reports)
-	for r := range reports {
-		errs = append(errs, r.err)
-		took = append(took, r.took)
-	}
-	slices.Sort(took)
-	return errs, took
-}
+// retryTries is how many times, a tenth of a second apart, the tests try a
+// call that must succeed once Redis is reachable, on a machine that may be
+// slow now and then, through a client that redials a server it found down
+// about once a second.
+const retryTries = 50
 
 // TestRedisFailures checks that when Redis is down, slow or silent, every
 // call fails with an error that wraps core.ErrStoreUnavailable, within a
@@ -279,46 +84,49 @@ func TestRedisFailures(t *testing.T) {
 		unknown bool
 	}{
 		{"down", -1, 3000, false},
-		{"slow", slow, 320, true},
-		{"black hole", blackHole, 320, true},
-		{"refusing", refuse, 2000, false},
+		{"slow", faultproxy.Slow, 320, true},
+		{"black hole", faultproxy.BlackHole, 320, true},
+		{"refusing", faultproxy.Refuse, 2000, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var p *proxy
-			addr := closedPort(t)
-			if c.mode >= 0 {
-				p = startProxy(t, "127.0.0.1:0", redisAddr(), 3*DefaultTimeout)
-				addr = p.addr()
+			p := faultproxy.Start(t, redisAddr(), 3*DefaultTimeout)
+			if c.mode < 0 {
+				// Down from the start: the client never reaches Redis, and
+				// nothing listens on its address until the proxy is up again.
+				p.Down()
+				for p.Goroutines() != 0 { // the proxy's accept loop, ending
+					time.Sleep(time.Millisecond)
+				}
 			}
-			rdb := failureClient(t, addr)
+			rdb := failureClient(t, p.Addr())
 			prefix := testPrefix()
 			s, err := New(rdb, &Options{Prefix: prefix}) // the default timeout
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { deleteKeys(t, direct, prefix) })
-			b := newFailureBilling(t, s)
+			b := faultproxy.Billing(t, s)
 			track := func() error {
-				_, err := b.Track(t.Context(), "client", core.Whole(1))
+				_, err := b.Track(t.Context(), faultproxy.Client, core.Whole(1))
 				return err
 			}
-			if p != nil {
+			if c.mode >= 0 {
 				// A working connection first, so the failures hit a pool in use.
-				if err := retry(track); err != nil {
+				if err := faultproxy.RetryN(retryTries, track); err != nil {
 					t.Fatalf("Track through the proxy: %v", err)
 				}
 			}
 			// The client is open and, through the proxy, holds a connection:
 			// what runs now is what the application runs when Redis is fine.
-			base := othersGoroutines(p)
-			if p != nil {
-				p.mode.Store(c.mode)
-				if c.mode == refuse {
-					p.dropAll()
+			base := p.Others()
+			if c.mode >= 0 {
+				p.SetMode(c.mode)
+				if c.mode == faultproxy.Refuse {
+					p.DropAll()
 				}
 			}
-			errs, took := failureRun(b, c.calls, nil)
+			errs, took := faultproxy.Run(b, failureGoroutines, c.calls, nil)
 			slowest := took[len(took)-1]
 			unknown := uint64(0)
 			for i, err := range errs {
@@ -344,21 +152,19 @@ func TestRedisFailures(t *testing.T) {
 			t.Logf("%d calls failed (%d in doubt) in %v (median), %v (p99), %v (slowest); go-redis logged %d lines so far",
 				len(errs), unknown, took[len(took)/2], took[len(took)*99/100], slowest, redisLog.lines.Load())
 			// The store itself reports the same condition, without Billing.
-			_, err = s.Usage(t.Context(), mkop("client", "", 0, core.Span{}, core.Window{Period: core.Day, Start: 0, End: day, Limit: credit}))
+			_, err = s.Usage(t.Context(), mkop(faultproxy.Client, "", 0, core.Span{}, core.Window{Period: core.Day, Start: 0, End: day, Limit: credit}))
 			if !errors.Is(err, core.ErrStoreUnavailable) {
 				t.Errorf("Usage: %v, want an error wrapping ErrStoreUnavailable", err)
 			}
 			// Recovery: the same store works again once Redis answers.
-			if p == nil {
-				p = startProxy(t, addr, redisAddr(), 0) // Redis is back
+			if c.mode < 0 {
+				p.Up(t) // Redis is back
 			}
-			p.mode.Store(pass)
-			{
-				if err := retry(track); err != nil {
-					t.Errorf("Track after Redis is back: %v", err)
-				}
+			p.SetMode(faultproxy.Pass)
+			if err := faultproxy.RetryN(retryTries, track); err != nil {
+				t.Errorf("Track after Redis is back: %v", err)
 			}
-			waitGoroutines(t, p, base)
+			p.WaitGoroutines(t, failureTries, func() int64 { return base })
 		})
 	}
 }
@@ -374,27 +180,27 @@ func TestRedisFailures(t *testing.T) {
 func TestFailover(t *testing.T) {
 	direct := newClient(t)
 	quietRedisLog()
-	p := startProxy(t, "127.0.0.1:0", redisAddr(), 0)
-	rdb := failureClient(t, p.addr())
+	p := faultproxy.Start(t, redisAddr(), 0)
+	rdb := failureClient(t, p.Addr())
 	prefix := testPrefix()
 	s, err := New(rdb, &Options{Prefix: prefix, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { deleteKeys(t, direct, prefix) })
-	b := newFailureBilling(t, s)
-	if err := retry(func() error { _, err := b.Track(t.Context(), "client", core.Whole(1)); return err }); err != nil {
+	b := faultproxy.Billing(t, s)
+	if err := faultproxy.RetryN(retryTries, func() error { _, err := b.Track(t.Context(), faultproxy.Client, core.Whole(1)); return err }); err != nil {
 		t.Fatalf("Track through the proxy: %v", err)
 	}
-	base := othersGoroutines(p)
+	base := p.Others()
 	const calls, every = 4000, 250
-	errs, _ := failureRun(b, calls, func(i int) {
+	errs, _ := faultproxy.Run(b, failureGoroutines, calls, func(i int) {
 		switch i % every {
 		case 0:
-			p.mode.Store(refuse)
-			p.dropAll()
+			p.SetMode(faultproxy.Refuse)
+			p.DropAll()
 		case 50:
-			p.mode.Store(pass)
+			p.SetMode(faultproxy.Pass)
 		}
 	})
 	var admitted, failed, unknown int64
@@ -415,8 +221,8 @@ func TestFailover(t *testing.T) {
 	if failed == 0 {
 		t.Errorf("no call failed while connections were dropped and refused")
 	}
-	p.mode.Store(pass)
-	st, err := b.Status(t.Context(), "client")
+	p.SetMode(faultproxy.Pass)
+	st, err := b.Status(t.Context(), faultproxy.Client)
 	if err != nil {
 		t.Fatalf("Status after the failovers: %v", err)
 	}
@@ -427,35 +233,7 @@ func TestFailover(t *testing.T) {
 	if got := s.Stats().OutcomeUnknown; got != uint64(unknown/credit) {
 		t.Errorf("Stats().OutcomeUnknown = %d, want the %d calls that failed with ErrOutcomeUnknown", got, unknown/credit)
 	}
-	waitGoroutines(t, p, base)
-}
-
-// newFailureBilling returns a billing on s whose client has room for every
-// call the failure tests make.
-func newFailureBilling(t *testing.T, s *Store) *core.Billing {
-	t.Helper()
-	b := core.New(s)
-	if err := b.SetQuotas("client",
-		core.Quota{Period: core.Hour, Limit: core.Whole(1_000_000)},
-		core.Quota{Period: core.Day, Limit: core.Unlimited},
-	); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// retry calls f up to 50 times, a tenth of a second apart, until it
-// succeeds: for a call that must succeed once Redis is reachable, on a
-// machine that may be slow now and then, through a client that redials
-// a server it found down about once a second.
-func retry(f func() error) (err error) {
-	for range 50 {
-		if err = f(); err == nil {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return err
+	p.WaitGoroutines(t, failureTries, func() int64 { return base })
 }
 
 // TestTimeouts checks which deadline bounds a call to a silent Redis: the
@@ -476,15 +254,15 @@ func TestTimeouts(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := startProxy(t, "127.0.0.1:0", redisAddr(), 0)
+			p := faultproxy.Start(t, redisAddr(), 0)
 			prefix := testPrefix()
-			s, err := New(failureClient(t, p.addr()), &Options{Prefix: prefix, Timeout: c.store})
+			s, err := New(failureClient(t, p.Addr()), &Options{Prefix: prefix, Timeout: c.store})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { deleteKeys(t, direct, prefix) })
-			b := newFailureBilling(t, s)
-			p.mode.Store(blackHole)
+			b := faultproxy.Billing(t, s)
+			p.SetMode(faultproxy.BlackHole)
 			ctx := context.Background()
 			if c.caller > 0 {
 				var cancel context.CancelFunc
@@ -492,7 +270,7 @@ func TestTimeouts(t *testing.T) {
 				defer cancel()
 			}
 			start := time.Now()
-			_, err = b.Track(ctx, "client", core.Whole(1))
+			_, err = b.Track(ctx, faultproxy.Client, core.Whole(1))
 			took := time.Since(start)
 			var ne net.Error
 			timeout := errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
@@ -517,8 +295,8 @@ func TestTimeouts(t *testing.T) {
 func TestOutcomeUnknown(t *testing.T) {
 	direct := newClient(t)
 	quietRedisLog()
-	p := startProxy(t, "127.0.0.1:0", redisAddr(), 300*time.Millisecond)
-	rdb := failureClient(t, p.addr())
+	p := faultproxy.Start(t, redisAddr(), 300*time.Millisecond)
+	rdb := failureClient(t, p.Addr())
 	prefix := testPrefix()
 	s, err := New(rdb, &Options{Prefix: prefix, Timeout: 100 * time.Millisecond})
 	if err != nil {
@@ -548,11 +326,11 @@ func TestOutcomeUnknown(t *testing.T) {
 		return st.Quota(0).Used
 	}
 	charge := core.Charge{Client: "c", Cost: core.Whole(3), Label: "/x", IdempotencyKey: "retry-me"}
-	if err := retry(func() error { _, err := b.Track(t.Context(), "c", core.Whole(1)); return err }); err != nil {
+	if err := faultproxy.RetryN(retryTries, func() error { _, err := b.Track(t.Context(), "c", core.Whole(1)); return err }); err != nil {
 		t.Fatalf("a first charge through the proxy: %v", err)
 	}
 
-	p.mode.Store(dropReply)
+	p.SetMode(faultproxy.DropReply)
 	_, err = b.Charge(t.Context(), charge)
 	if !errors.Is(err, core.ErrOutcomeUnknown) || !errors.Is(err, core.ErrStoreUnavailable) {
 		t.Fatalf("Charge whose reply is lost: %v, want ErrOutcomeUnknown and ErrStoreUnavailable", err)
@@ -567,9 +345,9 @@ func TestOutcomeUnknown(t *testing.T) {
 		t.Errorf("Status whose reply is lost: %v, want ErrStoreUnavailable without ErrOutcomeUnknown", err)
 	}
 
-	p.mode.Store(pass)
+	p.SetMode(faultproxy.Pass)
 	var out core.Outcome
-	if err := retry(func() (err error) { out, err = b.Charge(t.Context(), charge); return err }); err != nil {
+	if err := faultproxy.RetryN(retryTries, func() (err error) { out, err = b.Charge(t.Context(), charge); return err }); err != nil {
 		t.Fatalf("retrying the charge once Redis answers: %v", err)
 	}
 	if !out.Replayed() {
@@ -581,7 +359,7 @@ func TestOutcomeUnknown(t *testing.T) {
 
 	// The only connection is busy with a slow call: the next call cannot
 	// get one before its deadline, so nothing was sent.
-	one := goredis.NewClient(&goredis.Options{Addr: p.addr(), ContextTimeoutEnabled: true, MaxRetries: -1,
+	one := goredis.NewClient(&goredis.Options{Addr: p.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1,
 		PoolSize: 1, MaxActiveConns: 1, PoolTimeout: 30 * time.Second})
 	t.Cleanup(func() { one.Close() })
 	s1, err := New(one, &Options{Prefix: prefix, Timeout: 150 * time.Millisecond})
@@ -592,10 +370,10 @@ func TestOutcomeUnknown(t *testing.T) {
 	if err := b1.SetQuotas("c", quota); err != nil {
 		t.Fatal(err)
 	}
-	if err := retry(func() error { _, err := b1.Track(t.Context(), "c", core.Whole(1)); return err }); err != nil {
+	if err := faultproxy.RetryN(retryTries, func() error { _, err := b1.Track(t.Context(), "c", core.Whole(1)); return err }); err != nil {
 		t.Fatal(err)
 	}
-	p.mode.Store(slow)
+	p.SetMode(faultproxy.Slow)
 	busy := make(chan error, 1)
 	go func() { _, err := b1.Track(context.Background(), "c", core.Whole(1)); busy <- err }()
 	for i := 0; one.PoolStats().IdleConns != 0; i++ { // until the slow call holds the connection
@@ -614,5 +392,5 @@ func TestOutcomeUnknown(t *testing.T) {
 	if got := s1.Stats(); got.OutcomeUnknown != 1 || got.Failed != 2 {
 		t.Errorf("Stats() = %+v, want 2 failed calls, 1 in doubt", got)
 	}
-	p.mode.Store(pass)
+	p.SetMode(faultproxy.Pass)
 }

@@ -2,6 +2,10 @@
 // across processes: a test starts its own test binary several times as
 // workers, each charging one client from many goroutines through its own
 // connections to one database, and adds up what they admitted.
+//
+// Parent, Worker and Billing make the Default run; a store whose test
+// needs other clients or another keyed charge calls the methods of a Run
+// of its own, the same in the parent and in the workers.
 package crossproc
 
 import (
@@ -18,9 +22,11 @@ import (
 	"github.com/frappy-go/apibilling/core"
 )
 
-// The shape of the run: 4 processes x 16 goroutines x 40 attempts of one
-// credit against a limit of 1000 credits (2560 attempts), then one keyed
-// charge of 3 credits from each goroutine, all with the same key.
+// The shape of every run: 4 processes x 16 goroutines x 40 attempts of
+// one credit against a limit of 1000 credits (2560 attempts), and one keyed
+// charge from each goroutine, all with the same key. Client, KeyClient,
+// KeyCost and Key are the Default run's: after its attempts, each goroutine
+// charges KeyClient 3 credits with Key.
 const (
 	Processes  = 4
 	Goroutines = 16
@@ -69,30 +75,62 @@ func ParseArg(env string) (Arg, bool, error) {
 	return a, true, nil
 }
 
+// Run is what a store's run may choose: the client charged one credit at a
+// time, the keyed charge every goroutine sends and its client's quota, and
+// whether the goroutines send it before their attempts, all at once, or
+// after them.
+type Run struct {
+	Client   string
+	Key      core.Charge // its IdempotencyKey is the same for every goroutine
+	KeyQuota core.Quota  // Key.Client's only quota
+	KeyFirst bool
+}
+
+// Default is the run of Parent, Worker and Billing: Client, and after the
+// attempts KeyCost credits for KeyClient with Key, under an unlimited hour.
+var Default = Run{
+	Client:   Client,
+	Key:      core.Charge{Client: KeyClient, Cost: core.Whole(KeyCost), IdempotencyKey: Key},
+	KeyQuota: core.Quota{Period: core.Hour, Limit: core.Unlimited},
+}
+
+// Billing is Default.Billing.
+func Billing(s core.Store, clock time.Time) (*core.Billing, error) {
+	return Default.Billing(s, clock)
+}
+
 // Billing returns the billing every process uses on s: a fixed clock, so
 // that all compute the same windows; a minute limit of Limit credits and an
-// unlimited month for Client; an unlimited hour for KeyClient.
-func Billing(s core.Store, clock time.Time) (*core.Billing, error) {
+// unlimited month for r.Client; r.KeyQuota for r.Key.Client.
+func (r Run) Billing(s core.Store, clock time.Time) (*core.Billing, error) {
 	b := core.New(s, core.WithClock(func() time.Time { return clock }))
-	if err := b.SetQuotas(Client,
+	if err := b.SetQuotas(r.Client,
 		core.Quota{Period: core.Minute, Limit: core.Whole(Limit)},
 		core.Quota{Period: core.Month, Limit: core.Unlimited},
 	); err != nil {
 		return nil, err
 	}
-	return b, b.SetQuotas(KeyClient, core.Quota{Period: core.Hour, Limit: core.Unlimited})
+	return b, b.SetQuotas(r.Key.Client, r.KeyQuota)
 }
 
 var result = regexp.MustCompile(`(?m)^worker: admitted=(\d+) refused=(\d+) failed=(\d+) charged=(\d+) replayed=(\d+)$`)
+
+// Parent is Default.Parent.
+func Parent(t *testing.T, worker, env string, arg Arg, s core.Store) {
+	t.Helper()
+	Default.Parent(t, worker, env, arg, s)
+}
 
 // Parent starts the workers (the test binary running the test named
 // worker, with env set to arg), waits for them, and checks the invariants:
 // the credits admitted across all processes are exactly Limit (never more:
 // no over-admission; never less: no refusal while room was left); no call
 // failed; the usage the store holds, for the minute and the unlimited
-// month, and the hour's report are exactly Limit; the keyed charge was
-// charged once and replayed by every other goroutine, and counted once.
-func Parent(t *testing.T, worker, env string, arg Arg, s core.Store) {
+// month, and the report of the two hours around the clock are exactly
+// Limit; the keyed charge was charged once and replayed by every other
+// goroutine, and counted once, in its quota and in that report. The
+// workers must run r too.
+func (r Run) Parent(t *testing.T, worker, env string, arg Arg, s core.Store) {
 	t.Helper()
 	type out struct {
 		text []byte
@@ -142,14 +180,14 @@ func Parent(t *testing.T, worker, env string, arg Arg, s core.Store) {
 		t.Errorf("the same key from %d goroutines: charged %d times and replayed %d, want once and %d",
 			Processes*Goroutines, charged, replayed, Processes*Goroutines-1)
 	}
-	b, err := Billing(s, arg.Clock)
+	b, err := r.Billing(s, arg.Clock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		client string
 		want   core.Credits
-	}{{Client, core.Whole(Limit)}, {KeyClient, core.Whole(KeyCost)}} {
+	}{{r.Client, core.Whole(Limit)}, {r.Key.Client, r.Key.Cost}} {
 		st, err := b.Status(t.Context(), c.client)
 		if err != nil {
 			t.Fatalf("Status: %v", err)
@@ -166,11 +204,15 @@ func Parent(t *testing.T, worker, env string, arg Arg, s core.Store) {
 	}
 }
 
-// Worker is one process of Parent's run: it charges Client one credit at a
-// time from Goroutines goroutines, Attempts times each, then charges
-// KeyClient once per goroutine with Key, and prints what it admitted. Its
-// goroutines start charging at once, at start if that is not zero.
-func Worker(t *testing.T, b *core.Billing, start time.Time) {
+// Worker is Default.Worker.
+func Worker(t *testing.T, b *core.Billing, start time.Time) { Default.Worker(t, b, start) }
+
+// Worker is one process of Parent's run, on b from r.Billing: it charges
+// r.Client one credit at a time from Goroutines goroutines, Attempts times
+// each, sends r.Key once per goroutine (after the attempts, or before them
+// if r.KeyFirst), and prints what it admitted. Its goroutines start
+// charging at once, at start if that is not zero.
+func (r Run) Worker(t *testing.T, b *core.Billing, start time.Time) {
 	type tally struct {
 		admitted, refused, failed, charged, replayed int
 		firstErr                                     error
@@ -189,9 +231,23 @@ func Worker(t *testing.T, b *core.Billing, start time.Time) {
 					n.firstErr = err
 				}
 			}
+			keyed := func() {
+				out, err := b.Charge(t.Context(), r.Key)
+				switch {
+				case err != nil:
+					fail(err)
+				case out.Replayed():
+					n.replayed++
+				default:
+					n.charged++
+				}
+			}
 			<-gate
+			if r.KeyFirst {
+				keyed()
+			}
 			for range Attempts {
-				_, err := b.Track(t.Context(), Client, core.Whole(1))
+				_, err := b.Track(t.Context(), r.Client, core.Whole(1))
 				switch {
 				case err == nil:
 					n.admitted++
@@ -201,14 +257,8 @@ func Worker(t *testing.T, b *core.Billing, start time.Time) {
 					fail(err)
 				}
 			}
-			out, err := b.Charge(t.Context(), core.Charge{Client: KeyClient, Cost: core.Whole(KeyCost), IdempotencyKey: Key})
-			switch {
-			case err != nil:
-				fail(err)
-			case out.Replayed():
-				n.replayed++
-			default:
-				n.charged++
+			if !r.KeyFirst {
+				keyed()
 			}
 			tallies <- n
 		}()

@@ -1,6 +1,7 @@
 // Package faultproxy is a TCP proxy on loopback between a store's client
 // and its server, for tests that make the server slow, silent, refusing,
-// down or restarting without touching the server itself.
+// deaf to its replies, down or restarting without touching the server
+// itself.
 package faultproxy
 
 import (
@@ -34,6 +35,7 @@ const (
 	BlackHole       // everything is swallowed; connections stay open
 	Refuse          // new connections are closed at once
 	CutReply        // requests go through; a reply closes both ends instead
+	DropReply       // requests go through; replies are swallowed, connections stay open
 )
 
 // Start starts a proxy to target on a free loopback port, with the delay
@@ -136,6 +138,10 @@ func (p *Proxy) pipe(dst, src net.Conn, reply bool) {
 			case CutReply:
 				if reply {
 					return
+				}
+			case DropReply:
+				if reply {
+					continue
 				}
 			}
 			if !reply {

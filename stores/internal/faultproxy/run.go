@@ -98,8 +98,11 @@ func (p *Proxy) WaitGoroutines(t testing.TB, tries int, allowed func() int64) {
 // succeeds, and returns its last error: for a call that must succeed once
 // the server is reachable, through a client that may take a while to find
 // out that it is.
-func Retry(f func() error) (err error) {
-	for range 100 {
+func Retry(f func() error) error { return RetryN(100, f) }
+
+// RetryN is Retry with up to tries calls instead of 100.
+func RetryN(tries int, f func() error) (err error) {
+	for range tries {
 		if err = f(); err == nil {
 			return nil
 		}

@@ -37,8 +37,9 @@ import (
 // other, and lone calls take a single lock.
 //
 // Failures: if the batch fails on the server with an error (a PgError:
-// the transaction rolled back, nothing applied) each caller sends its op
-// alone, so that an op that fails on its own fails alone. Any other
+// the transaction rolled back, nothing applied) its ops are sent again
+// alone, one after the other in the order they arrived, so that an op
+// that fails on its own fails alone. Any other
 // failure (no connection, the reply lost after sending) is each caller's,
 // with the same meaning as for a lone op (ErrStoreUnavailable, and
 // ErrOutcomeUnknown when the batch had been sent). A caller whose context
@@ -58,13 +59,12 @@ const (
 // deductReq is a deduction waiting in the queue or in a batch in flight.
 type deductReq struct {
 	ctx   context.Context // the caller's, bounded by the store's timeout
-	op    *core.Op
+	op    core.Op // a copy: the caller may leave (its context ended) and reuse its op
 	lock  int32
 	state int // under groupCommit.mu
 	done  chan struct{}
 	res   core.Result
 	err   error
-	alone bool // the batch failed on the server: send the op alone
 }
 
 // groupCommit is the queue of a store's deductions.
@@ -119,7 +119,7 @@ func (s *Store) deductGrouped(ctx context.Context, op *core.Op) (core.Result, er
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	r := &deductReq{ctx: ctx, op: op, lock: lockKey(op.Client), done: make(chan struct{})}
+	r := &deductReq{ctx: ctx, op: *op, lock: lockKey(op.Client), done: make(chan struct{})}
 	g.queue = append(g.queue, r)
 	g.mu.Unlock()
 	select {
@@ -141,9 +141,6 @@ func (s *Store) deductGrouped(ctx context.Context, op *core.Op) (core.Result, er
 		default:
 			return core.Result{}, &storeError{op: "deduct", err: ctx.Err(), unknown: true}
 		}
-	}
-	if r.alone {
-		return s.deductOne(ctx, op)
 	}
 	return r.res, r.err
 }
@@ -217,7 +214,7 @@ func (s *Store) sendBatches() {
 		g.mu.Unlock()
 		if len(batch) == 1 {
 			r := batch[0]
-			r.res, r.err = s.deductOne(r.ctx, r.op)
+			r.res, r.err = s.deductOne(r.ctx, &r.op)
 			close(r.done)
 			continue
 		}
@@ -246,8 +243,9 @@ func (s *Store) closeGroupCommit() {
 
 // sendBatch sends batch in one call of the batch function and sets each
 // request's result.
-func (s *Store) sendBatch(batch []*deductReq) {
+func (s *Store) sendBatch(arrived []*deductReq) {
 	// One global lock order; the ops of a client keep their arrival order.
+	batch := slices.Clone(arrived)
 	slices.SortStableFunc(batch, func(a, b *deductReq) int {
 		return cmp.Or(cmp.Compare(a.lock, b.lock), cmp.Compare(a.op.Client, b.op.Client))
 	})
@@ -267,7 +265,7 @@ func (s *Store) sendBatch(batch []*deductReq) {
 	// caller whose own ends sooner leaves with ErrOutcomeUnknown.
 	deadline, _ := batch[0].ctx.Deadline()
 	for i, r := range batch {
-		op := r.op
+		op := &r.op
 		if d, _ := r.ctx.Deadline(); d.After(deadline) {
 			deadline = d
 		}
@@ -325,14 +323,22 @@ func (s *Store) sendBatch(batch []*deductReq) {
 	if err != nil {
 		var se *storeError
 		var pe *pgconn.PgError
-		alone := errors.As(err, &se) && !se.unknown && errors.As(err, &pe)
+		if errors.As(err, &se) && !se.unknown && errors.As(err, &pe) {
+			// The server refused the batch and rolled it back: each op
+			// alone, in the order they arrived, so that one that fails on
+			// its own fails alone.
+			for _, r := range arrived {
+				r.res, r.err = s.deductOne(r.ctx, &r.op)
+			}
+			return
+		}
 		for _, r := range batch {
-			r.alone, r.err = alone, err
+			r.err = err
 		}
 		return
 	}
 	for i, r := range batch {
-		r.res, r.err = s.deductResult(r.op, &rows[i])
+		r.res, r.err = s.deductResult(&r.op, &rows[i])
 	}
 }
 

@@ -59,7 +59,7 @@ const (
 // deductReq is a deduction waiting in the queue or in a batch in flight.
 type deductReq struct {
 	ctx   context.Context // the caller's, bounded by the store's timeout
-	op    core.Op // a copy: the caller may leave (its context ended) and reuse its op
+	op    core.Op         // a copy: the caller may leave (its context ended) and reuse its op
 	lock  int32
 	state int // under groupCommit.mu
 	done  chan struct{}

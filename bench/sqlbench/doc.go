@@ -8,7 +8,10 @@
 //
 // apibilling is core.Billing on the store: one round trip, one call of
 // the store's function or procedure, which charges a day and an unlimited
-// month window and the hour aggregate. naive does the same work the way an
+// month window and the hour aggregate; on PostgreSQL, concurrent charges
+// are sent together, one call of the batch function and one commit (the
+// store's group commit), and apibilling-nogroup is the store with
+// Options.NoGroupCommit, one call and one commit per charge. naive does the same work the way an
 // application might write it by hand: BEGIN; SELECT the client's window
 // rows FOR UPDATE; check the limit; UPDATE them; upsert the hour
 // aggregate; COMMIT: five round trips, holding the row locks over four.

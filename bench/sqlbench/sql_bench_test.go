@@ -93,9 +93,10 @@ func pgPool(b *testing.B, conns int) *pgxpool.Pool {
 }
 
 // pgStore returns a store in a fresh schema, dropped when b ends.
-func pgStore(b *testing.B, pool *pgxpool.Pool) *postgres.Store {
+// noGroup turns the store's group commit off.
+func pgStore(b *testing.B, pool *pgxpool.Pool, noGroup bool) *postgres.Store {
 	schema := fmt.Sprintf("apibilling_bench_%d_%d", os.Getpid(), seq.Add(1))
-	s, err := postgres.New(context.Background(), pool, &postgres.Options{Schema: schema, Timeout: time.Minute})
+	s, err := postgres.New(context.Background(), pool, &postgres.Options{Schema: schema, Timeout: time.Minute, NoGroupCommit: noGroup})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -288,13 +289,14 @@ var _ = gomysql.ErrInvalidConn // the driver registers itself
 // BenchmarkPostgres charges one credit per operation from 1, 16 and 64
 // goroutines, each with a client of its own or all on one client, through
 // the store and through the naive transaction, and reports operations per
-// second and the 99th percentile latency in microseconds. (pgx prepares
+// second and the 99th percentile latency in microseconds;
+// apibilling-nogroup is the store with Options.NoGroupCommit. (pgx prepares
 // and caches statements by itself: the naive transaction's statements are
 // prepared.)
 func BenchmarkPostgres(b *testing.B) {
-	each(b, []string{"apibilling", "naive"}, func(b *testing.B, g, clients int, impl string) charger {
+	each(b, []string{"apibilling", "apibilling-nogroup", "naive"}, func(b *testing.B, g, clients int, impl string) charger {
 		pool := pgPool(b, g)
-		s := pgStore(b, pool)
+		s := pgStore(b, pool, impl == "apibilling-nogroup")
 		if impl == "naive" {
 			return pgNaive(b, pool, s, clients)
 		}

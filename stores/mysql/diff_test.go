@@ -22,3 +22,11 @@ func TestAgainstMemory(t *testing.T) {
 		})
 	}
 }
+
+// TestAgainstMemoryConcurrent runs random operations from many goroutines
+// at once, a client each, and compares every answer and the final exports
+// with the memory store's.
+func TestAgainstMemoryConcurrent(t *testing.T) {
+	db := sharedDB(t)
+	difftest.RunConcurrent(t, func(t *testing.T) core.Store { return newStore(t, db, &Options{Timeout: time.Minute}) }, 0, 16, 100)
+}

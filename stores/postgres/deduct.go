@@ -20,10 +20,11 @@ const (
 
 func (s *Store) prepareQueries() {
 	s.q = queries{
-		deduct: s.names(`SELECT * FROM {t}` + fnDeduct + `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`),
-		refund: s.names(`SELECT {t}` + fnRefund + `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
-		delete: s.names(`SELECT {t}` + fnDelete + `($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
-		usage:  s.names(`SELECT period, start_ns, used FROM {t}windows WHERE client = $1`),
+		deduct:      s.names(`SELECT * FROM {t}` + fnDeduct + `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`),
+		deductBatch: s.names(`SELECT * FROM {t}` + fnDeductBatch + `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`),
+		refund:      s.names(`SELECT {t}` + fnRefund + `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
+		delete:      s.names(`SELECT {t}` + fnDelete + `($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
+		usage:       s.names(`SELECT period, start_ns, used FROM {t}windows WHERE client = $1`),
 		report: s.names(`SELECT hour_start, hour_end, label, used FROM {t}usage
 			WHERE client = $1 AND hour_start >= $2 AND hour_start < $3`),
 		exportWindows: s.names(`SELECT client, period, start_ns, end_ns, used, fired FROM {t}windows`),
@@ -177,39 +178,62 @@ func (k *keyRow) record(client, key string) (*core.KeyRecord, error) {
 // Deduct implements [core.Store.Deduct] in one call of the deduct
 // function: it locks the client's row, answers a recorded key, reads the
 // counters, and only if every window has room writes them all, the hour
-// aggregate and the key record.
+// aggregate and the key record. Concurrent calls are gathered into one
+// call of the batch function (see groupcommit.go) unless
+// [Options.NoGroupCommit] is set.
 func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
-	var res core.Result
 	if err := checkOp("deduct", op); err != nil {
-		return res, err
+		return core.Result{}, err
 	}
+	if s.gc == nil || !batchable(op) {
+		return s.deductOne(ctx, op)
+	}
+	return s.deductGrouped(ctx, op)
+}
+
+// deductOne sends op alone, in one call of the deduct function.
+func (s *Store) deductOne(ctx context.Context, op *core.Op) (core.Result, error) {
 	ws := op.Windows()
 	periods, starts, ends, limits, levels := windowArgs(ws, true)
 	args := []any{s.lockClass, lockKey(op.Client), []byte(op.Client), []byte(op.Label), op.Cost, op.Bucket.Start, op.Bucket.End,
 		op.At, keyArg(op.Key), op.KeyExpires, periods, starts, ends, limits, levels,
 		s.cutoff(op.Bucket.Start), s.lockWait}
-	var (
-		status int32
-		used   []int64
-		fired  int64
-		reset  int32
-		k      keyRow
-	)
-	dest := append([]any{&status, &used, &fired, &reset}, k.dest()...)
+	var row deductRow
 	err := s.run(ctx, "deduct", true, func(ctx context.Context, c *pgx.Conn) error {
-		return s.queryRow(ctx, c, s.q.deduct, args, dest...)
+		return s.queryRow(ctx, c, s.q.deduct, args, row.dest()...)
 	})
 	if err != nil {
-		return res, err
+		return core.Result{}, err
 	}
-	switch status {
+	return s.deductResult(op, &row)
+}
+
+// deductRow is the row of the deduct function (and of the batch
+// function, after its index column).
+type deductRow struct {
+	status int32
+	used   []int64
+	fired  int64
+	reset  int32
+	k      keyRow
+}
+
+func (r *deductRow) dest() []any {
+	return append([]any{&r.status, &r.used, &r.fired, &r.reset}, r.k.dest()...)
+}
+
+// deductResult returns the result of op that row answers.
+func (s *Store) deductResult(op *core.Op, row *deductRow) (core.Result, error) {
+	var res core.Result
+	ws := op.Windows()
+	switch row.status {
 	case statusReplayed, statusConflict:
-		rec, err := k.record(op.Client, op.Key)
+		rec, err := row.k.record(op.Client, op.Key)
 		if err != nil {
 			return res, &storeError{op: "deduct", err: err}
 		}
 		res.Record = rec
-		res.Replayed = status == statusReplayed
+		res.Replayed = row.status == statusReplayed
 		res.OK = res.Replayed
 		res.Conflict = !res.Replayed
 		return res, nil
@@ -218,14 +242,14 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 	case statusOverflow:
 		res.Overflow = true
 	}
-	if len(used) != len(ws) {
-		return res, &storeError{op: "deduct", err: fmt.Errorf("%d counters for %d windows", len(used), len(ws))}
+	if len(row.used) != len(ws) {
+		return res, &storeError{op: "deduct", err: fmt.Errorf("%d counters for %d windows", len(row.used), len(ws))}
 	}
-	copy(res.Used[:], used)
+	copy(res.Used[:], row.used)
 	for i := range ws {
-		res.Fired[i] = uint8(fired>>(4*i)) & 0xf
+		res.Fired[i] = uint8(row.fired>>(4*i)) & 0xf
 	}
-	res.Reset = uint8(reset)
+	res.Reset = uint8(row.reset)
 	if op.Key != "" && res.OK && s.keyed.Add(1)%1024 == 0 {
 		s.kickPruner()
 	}

@@ -43,6 +43,39 @@
 // failures and deadlocks (which only other software holding the rows could
 // cause) are retried, up to 8 attempts within [Options.Timeout].
 //
+// # Group commit
+//
+// With synchronous_commit on, each transaction waits for its WAL flush,
+// and on a small server the commits, not the statements, bound the rate.
+// So deductions made through one Store while another of its deductions is
+// in flight wait for it and are then sent together, as one call of the
+// batch function (apibilling_deduct_batch_1): one statement, one round
+// trip, one transaction and one commit for all of them. A deduction that
+// finds nothing in flight is sent alone at once, as before, and a batch
+// is sent as soon as the previous call returns, never on a timer, so
+// there is no added latency without concurrency. Each caller returns only
+// after the batch committed.
+//
+// The batch function calls the deduct function once per op, in the order
+// given, so every answer (admitted, refused, replayed, conflict, overflow,
+// thresholds fired, counters reset) is the one the op would get alone in
+// that order. The ops are sorted by their client's lock, then client, then
+// arrival: the ops of a client apply in the order they arrived, and every
+// batch of every process takes its client locks in one global order, so
+// batches cannot deadlock each other. If the server refuses a batch (it
+// rolled back, nothing was applied) its ops are sent again one by one,
+// in the order they arrived, and an op that fails on its own fails alone.
+// A failure of the batch's connection is each caller's, with the same
+// errors as a lone call ([core.ErrStoreUnavailable], and
+// [core.ErrOutcomeUnknown] once sent). A caller whose context ends while
+// its op waits leaves the queue (nothing sent); one whose context ends
+// while the batch is in flight gets [core.ErrOutcomeUnknown]. Each caller
+// is bounded by [Options.Timeout] from its call, as a lone call. Close
+// waits for the batch in flight (bounded by the timeout) and fails the
+// deductions still queued with [core.ErrClosed], unsent.
+// [Options.NoGroupCommit] sends every deduction alone. Refunds, deletions
+// and reads are never batched.
+//
 // # Schema
 //
 // The store owns its tables, in [Options.Schema] (default: the current
@@ -72,8 +105,11 @@
 //	                   + INDEX apibilling_keys_expires (expires_ns)
 //	                   the record of each keyed charge until it expires
 //
-// and the functions apibilling_deduct_1, apibilling_refund_1 and
-// apibilling_delete_1 (the number is the revision of the body). Periods
+// and the functions apibilling_deduct_1, apibilling_deduct_batch_1,
+// apibilling_refund_1 and apibilling_delete_1 (the number is the revision
+// of the body). A function is created when missing, beside tables of the
+// same version: the batch function, added after schema version 1, needed
+// no new version, so processes with and without it share the tables. Periods
 // are numbered as [core.Period] (0 second, 1 minute, 2 hour, 3 day, 4
 // week, 5 month, 6 year). Client IDs and labels are bytea because they may
 // hold any bytes; times are Unix nanoseconds; amounts are micro-credits (1

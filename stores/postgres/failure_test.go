@@ -274,13 +274,20 @@ func TestOutcomeUnknown(t *testing.T) {
 
 // TestSerializableSessions runs deductions on sessions whose default
 // isolation is SERIALIZABLE: the store sends its calls inside READ
-// COMMITTED transactions instead, so 64 goroutines on one client see no
-// serialization failure and admit exactly the limit.
+// COMMITTED transactions instead (batches of the group commit too), so 64
+// goroutines on one client see no serialization failure and admit exactly
+// the limit.
 func TestSerializableSessions(t *testing.T) {
 	direct := sharedPool(t)
 	p := faultproxy.Start(t, net.JoinHostPort(direct.Config().ConnConfig.Host, strconv.Itoa(int(direct.Config().ConnConfig.Port))), 0)
 	pool, _ := proxiedPool(t, p, map[string]string{"default_transaction_isolation": "serializable"})
 	s := newStore(t, pool, &Options{Timeout: time.Minute, PruneInterval: -1})
+	var batches atomic.Int64
+	s.gc.onBatch = func(n int) {
+		if n > 1 {
+			batches.Add(1)
+		}
+	}
 	b := core.New(s)
 	if err := b.SetQuotas("hot", core.Quota{Period: core.Day, Limit: core.Whole(100)}); err != nil {
 		t.Fatal(err)
@@ -314,6 +321,9 @@ func TestSerializableSessions(t *testing.T) {
 	}
 	if !s.explicitTx.Load() {
 		t.Errorf("the store did not switch to explicit READ COMMITTED transactions")
+	}
+	if batches.Load() == 0 {
+		t.Errorf("no batch of the group commit was sent")
 	}
 }
 

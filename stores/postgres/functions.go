@@ -14,6 +14,8 @@ const (
 	fnDeduct = "deduct_1"
 	fnRefund = "refund_1"
 	fnDelete = "delete_1"
+	// fnDeductBatch calls fnDeduct once per op of a group commit.
+	fnDeductBatch = "deduct_batch_1"
 )
 
 // functions are created by [Store.setup] in {t} (the store's schema and
@@ -195,6 +197,42 @@ BEGIN
 	o_used := v_used;
 	o_fired := fired_bits;
 	o_reset := reset_bits;
+END
+$fn$`},
+
+	// The batch of a group commit: the ops' arguments as arrays, one
+	// element per op (the windows of all ops concatenated, p_counts[i] of
+	// op i, four levels per window), each op one call of fnDeduct in the
+	// order given, in the caller's one transaction. Its rows are
+	// fnDeduct's, in that order, after the op's index. The store sends
+	// the ops sorted by client lock (then client, then arrival), so that a
+	// batch takes its locks in one global order.
+	{fnDeductBatch, `CREATE FUNCTION {t}` + fnDeductBatch + `(
+	p_lock_class int, p_lock_clients int[],
+	p_clients bytea[], p_labels bytea[], p_costs bigint[], p_hour_starts bigint[], p_hour_ends bigint[],
+	p_ats bigint[], p_keys text[], p_key_expires bigint[],
+	p_counts int[], p_periods smallint[], p_starts bigint[], p_ends bigint[], p_limits bigint[], p_levels bigint[],
+	p_cutoffs bigint[], p_lock_timeout text)
+RETURNS TABLE (o_index int, o_status int, o_used bigint[], o_fired bigint, o_reset int,
+	k_label bytea, k_cost bigint, k_at bigint, k_expires bigint,
+	k_hour_start bigint, k_hour_end bigint, k_periods smallint[],
+	k_starts bigint[], k_ends bigint[], k_limits bigint[], k_used bigint[])
+LANGUAGE plpgsql AS $fn$
+DECLARE
+	w int := 0;
+	n int;
+BEGIN
+	FOR i IN 1..coalesce(cardinality(p_clients), 0) LOOP
+		n := p_counts[i];
+		RETURN QUERY SELECT i, d.* FROM {t}` + fnDeduct + `(p_lock_class, p_lock_clients[i],
+			p_clients[i], p_labels[i], p_costs[i], p_hour_starts[i], p_hour_ends[i],
+			p_ats[i], p_keys[i], p_key_expires[i],
+			coalesce(p_periods[w + 1:w + n], '{}'), coalesce(p_starts[w + 1:w + n], '{}'),
+			coalesce(p_ends[w + 1:w + n], '{}'), coalesce(p_limits[w + 1:w + n], '{}'),
+			coalesce(p_levels[4 * w + 1:4 * (w + n)], '{}'),
+			p_cutoffs[i], p_lock_timeout) d;
+		w := w + n;
+	END LOOP;
 END
 $fn$`},
 

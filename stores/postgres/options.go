@@ -63,6 +63,15 @@ type Options struct {
 	// deletes, so that pruning holds few locks at a time.
 	// Optional. Default: [DefaultPruneBatch].
 	PruneBatch int
+
+	// NoGroupCommit sends every deduction in a transaction of its own.
+	// By default, deductions made while another call of the store is in
+	// flight wait for it and are then sent together, as one call and one
+	// transaction (one commit), in the order they arrived; see "Group
+	// commit" in the package documentation. Each answer is the same
+	// either way.
+	// Optional. Default: false (group commit).
+	NoGroupCommit bool
 }
 
 const maxPrefixLen = 40

@@ -124,6 +124,61 @@ func TestMigrations(t *testing.T) {
 	}
 }
 
+// TestBatchFunctionAdded opens tables written by the release before group
+// commit (schema version 1, the functions deduct_1, refund_1 and delete_1
+// only): the batch function is created beside them, the schema version
+// stays 1 (the tables did not change, so a process of that release still
+// opens them and shares the clients' locks), and batches work.
+func TestBatchFunctionAdded(t *testing.T) {
+	pool := sharedPool(t)
+	old := newStore(t, pool, &Options{NoGroupCommit: true})
+	charge(t, old, "a", 0, 5)
+	ctx := t.Context()
+	if _, err := pool.Exec(ctx, old.names(`DROP FUNCTION {t}`+fnDeductBatch)); err != nil {
+		t.Fatal(err)
+	}
+	exists := func() bool {
+		var ok bool
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+			WHERE n.nspname = $1 AND p.proname = $2)`, old.Schema(), old.Prefix()+fnDeductBatch).Scan(&ok); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if exists() {
+		t.Fatal("the batch function is still there")
+	}
+	s, err := New(ctx, pool, &Options{Schema: old.Schema(), Timeout: time.Minute})
+	if err != nil {
+		t.Fatalf("New on the previous release's tables: %v", err)
+	}
+	defer s.Close()
+	if !exists() {
+		t.Fatal("New did not create the batch function")
+	}
+	if got := schemaVersion(t, s); got != "1" {
+		t.Errorf("schema version %s, want 1", got)
+	}
+	var sizes []int
+	s.gc.onBatch = func(n int) { sizes = append(sizes, n) }
+	release := holdInFlight(t, s)
+	wait := queueAll(t, s, []*core.Op{gcOp("a", "", "", 1, -1, 0), gcOp("a", "", "", 2, -1, 0)}, s.Deduct)
+	release()
+	for i, a := range wait() {
+		if a.err != nil || !a.res.OK {
+			t.Errorf("deduction %d in a batch: %+v, %v", i, a.res, a.err)
+		}
+	}
+	if len(sizes) != 1 || sizes[0] != 2 {
+		t.Errorf("batches %v, want one of 2", sizes)
+	}
+	// The previous release's process (no group commit) on the same tables.
+	res, err := old.Deduct(ctx, gcOp("a", "", "", 4, -1, 0))
+	if err != nil || !res.OK || res.Used[0] != 12 {
+		t.Errorf("a deduction of the previous release after the batch: %+v, %v; want 12 used in the day (5 + 1 + 2 + 4)", res, err)
+	}
+}
+
 // TestConcurrentSetup opens one fresh schema from many goroutines at once,
 // as processes starting together do: every open succeeds.
 func TestConcurrentSetup(t *testing.T) {

@@ -31,6 +31,7 @@ type Store struct {
 	lockClass int32  // the first half of the clients' advisory lock keys
 	batch     int
 	q         queries
+	gc        *groupCommit // nil: Options.NoGroupCommit
 
 	// explicitTx: the pool's sessions do not run at READ COMMITTED, so
 	// calls are sent inside BEGIN ISOLATION LEVEL READ COMMITTED.
@@ -49,7 +50,8 @@ var _ core.Store = (*Store)(nil)
 // queries are the statements the store sends, with its names substituted
 // once.
 type queries struct {
-	deduct, refund, delete       string
+	deduct, deductBatch          string
+	refund, delete               string
 	usage, report                string
 	exportWindows, exportUsage   string
 	exportKeys, empty            string
@@ -87,6 +89,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 		batch:    o.PruneBatch,
 		stop:     make(chan struct{}),
 		kick:     make(chan struct{}, 1),
+	}
+	if !o.NoGroupCommit {
+		s.gc = &groupCommit{}
 	}
 	if o.Retention > 0 {
 		s.retention = int64(o.Retention)
@@ -150,6 +155,7 @@ func (s *Store) Close() error {
 	}
 	close(s.stop)
 	s.done.Wait()
+	s.closeGroupCommit()
 	if s.ownPool {
 		s.pool.Close()
 	}

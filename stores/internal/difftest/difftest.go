@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,6 +87,23 @@ type diff struct {
 	at        int64
 	seen      struct{ ok, refused, overflow, replayed, conflict, fired, reset int }
 	lastKeyed *core.Op // retried now and then, to be replayed
+
+	// Set by RunConcurrent: the one client of this diff's ops, the
+	// failure report (t.Errorf: it runs in a goroutine of its own) and
+	// each client's clock for the final export.
+	client  string
+	fail    func(format string, args ...any)
+	clockOf map[string]int64
+}
+
+// fatalf reports a difference and stops this diff's ops.
+func (d *diff) fatalf(format string, args ...any) {
+	d.t.Helper()
+	if d.fail != nil {
+		d.fail(format, args...)
+		return
+	}
+	d.t.Fatalf(format, args...)
 }
 
 var clients = []string{"a", "b\x00\xff", "c"}
@@ -108,17 +126,22 @@ const (
 // seedNearMax imports (merges, after the first time), into both stores,
 // counters and an aggregate of client "c" at the current time a little
 // below MaxUsage, so that charges overflow them.
-func (d *diff) seedNearMax() {
+func (d *diff) seedNearMax(clients ...string) {
+	if clients == nil {
+		clients = []string{"c"}
+	}
 	var recs []core.Record
 	now := d.base + d.at
-	for _, p := range periods {
-		s := now - now%p.len
-		recs = append(recs, core.Record{Kind: core.RecordWindow, Client: "c", Period: p.p, Start: s, End: s + p.len,
-			Used: math.MaxInt64 - 3*credit, Fired: 1})
+	for _, c := range clients {
+		for _, p := range periods {
+			s := now - now%p.len
+			recs = append(recs, core.Record{Kind: core.RecordWindow, Client: c, Period: p.p, Start: s, End: s + p.len,
+				Used: math.MaxInt64 - 3*credit, Fired: 1})
+		}
+		h := now - now%int64(time.Hour)
+		recs = append(recs, core.Record{Kind: core.RecordUsage, Client: c, Start: h, End: h + int64(time.Hour),
+			Label: "big", Used: math.MaxInt64 - 2*credit})
 	}
-	h := now - now%int64(time.Hour)
-	recs = append(recs, core.Record{Kind: core.RecordUsage, Client: "c", Start: h, End: h + int64(time.Hour),
-		Label: "big", Used: math.MaxInt64 - 2*credit})
 	for _, s := range []core.Store{d.got, d.want} {
 		if err := s.Import(d.t.Context(), feed(recs), core.ImportOptions{Merge: d.at != 0}); err != nil {
 			d.t.Fatalf("seeding: Import: %v", err)
@@ -137,6 +160,9 @@ func (d *diff) op() *core.Op {
 	d.at += r.Int64N(int64(10 * time.Minute))
 	at := d.base + d.at
 	o := &core.Op{Client: clients[r.IntN(len(clients))], At: at}
+	if d.client != "" {
+		o.Client = d.client
+	}
 	if r.IntN(10) == 0 {
 		at -= r.Int64N(int64(30 * time.Minute))
 	}
@@ -168,6 +194,12 @@ func (d *diff) op() *core.Op {
 	if r.IntN(3) == 0 {
 		o.Key = fmt.Sprintf("k%d", r.IntN(6))
 		o.KeyExpires = o.At + int64(time.Hour)
+		if d.client != "" {
+			// The memory store drops the keys of all clients of a shard
+			// that have expired at the time of the op: with a clock per
+			// goroutine, keys must outlive every clock.
+			o.KeyExpires = o.At + int64(1000*time.Hour)
+		}
 		if d.lastKeyed != nil {
 			switch r.IntN(4) {
 			case 0: // a retry of the last keyed charge: a replay
@@ -218,6 +250,75 @@ func (d *diff) randomOp() {
 	}
 }
 
+// RunConcurrent runs random operations from goroutines at once, each on
+// a client of its own (so that a store's group commit gathers the
+// deductions of many clients in one batch), steps per goroutine, drawn
+// from seed, on a store that open returns and on a memory store; it
+// compares every answer (the clients are independent, so each one's
+// answers do not depend on how the goroutines interleave) and then the
+// exports. Half the clients are seeded near [core.MaxUsage] first.
+func RunConcurrent(t *testing.T, open func(t *testing.T) core.Store, seed uint64, goroutines, steps int) {
+	t.Helper()
+	got, want := open(t), memory.New()
+	defer got.Close()
+	defer want.Close()
+	base := time.Now().UTC().Truncate(time.Hour).Add(48 * time.Hour).UnixNano()
+	names := make([]string, goroutines)
+	for i := range names {
+		names[i] = fmt.Sprintf("client %d \x00\xff", i)
+	}
+	seed0 := &diff{t: t, got: got, want: want, base: base}
+	seed0.seedNearMax(names[:goroutines/2]...)
+	var (
+		mu    sync.Mutex
+		total diff
+		wg    sync.WaitGroup
+	)
+	clock := make(map[string]int64)
+	for i, name := range names {
+		d := &diff{t: t, got: got, want: want, base: base, client: name, fail: t.Errorf,
+			rnd: rand.New(rand.NewPCG(seed+uint64(i), seed^0x9e3779b97f4a7c15))}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range steps {
+				d.step = j
+				d.randomOp()
+				if t.Failed() {
+					return
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			clock[name] = d.at
+			s, n := &total.seen, d.seen
+			s.ok += n.ok
+			s.refused += n.refused
+			s.overflow += n.overflow
+			s.replayed += n.replayed
+			s.conflict += n.conflict
+			s.fired += n.fired
+			s.reset += n.reset
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for what, n := range map[string]int{"admitted": total.seen.ok, "refused": total.seen.refused, "overflow": total.seen.overflow,
+		"replayed": total.seen.replayed, "conflict": total.seen.conflict, "fired": total.seen.fired, "reset": total.seen.reset} {
+		if n == 0 {
+			t.Errorf("no deduction was %s in %d steps of %d goroutines: the random ops miss a case", what, steps, goroutines)
+		}
+	}
+	t.Logf("deductions: %+v", total.seen)
+	d := &diff{t: t, base: base, clockOf: clock}
+	w := d.export(want)
+	if g := d.export(got); !reflect.DeepEqual(g, w) {
+		t.Fatalf("exports differ: %s", firstDiff(g, w))
+	}
+}
+
 func (d *diff) count(r *core.Result) {
 	switch {
 	case r.Replayed:
@@ -245,10 +346,11 @@ func (d *diff) count(r *core.Result) {
 func (d *diff) same(what string, arg, got any, gerr error, want any, werr error) {
 	d.t.Helper()
 	if (gerr == nil) != (werr == nil) {
-		d.t.Fatalf("step %d: %s(%+v): error %v, want %v", d.step, what, arg, gerr, werr)
+		d.fatalf("step %d: %s(%+v): error %v, want %v", d.step, what, arg, gerr, werr)
+		return
 	}
 	if !reflect.DeepEqual(got, want) {
-		d.t.Fatalf("step %d: %s(%+v):\n got %+v\nwant %+v", d.step, what, arg, got, want)
+		d.fatalf("step %d: %s(%+v):\n got %+v\nwant %+v", d.step, what, arg, got, want)
 	}
 }
 
@@ -266,7 +368,11 @@ func (d *diff) export(s core.Store) []core.Record {
 	d.t.Helper()
 	var out []core.Record
 	if err := s.Export(d.t.Context(), func(r *core.Record) error {
-		if r.Kind == core.RecordUsage && r.Used == 0 || r.Kind == core.RecordKey && r.Key.Expires <= d.base+d.at {
+		now := d.base + d.at
+		if d.clockOf != nil {
+			now = d.base + d.clockOf[r.Client]
+		}
+		if r.Kind == core.RecordUsage && r.Used == 0 || r.Kind == core.RecordKey && r.Key.Expires <= now {
 			return nil
 		}
 		out = append(out, *r)

@@ -107,6 +107,15 @@ if [[ "${REPORT_ONLY:-}" != 1 ]]; then
 		: >"$RESULTS/redis.txt"
 	fi
 
+	if [[ "${QUICK:-}" != 1 ]]; then
+		echo "== paired wall-clock (paired.sh)" >&2
+		{
+			echo "# The in-process benchmarks of the bare framework, its usual limiter and apibilling with the limiter's headers (none for echo), serially, every variant once per round, compared with benchstat; then each overhead over bare (medians) and its ratio to the limiter's. Wall-clock times on this shared machine move by 10 to 40% between runs: compare within the table."
+			echo "# cd bench && COUNT=${PAIRED_COUNT:-8} BENCHTIME=${PAIRED_BENCHTIME:-500ms} ./paired.sh"
+			COUNT=${PAIRED_COUNT:-8} BENCHTIME=${PAIRED_BENCHTIME:-500ms} RESULTS="$tmp" ./paired.sh 2>&1
+		} | tee "$RESULTS/paired.txt" >&2
+	fi
+
 	# Store benchmarks: each output starts with "# " lines saying what it
 	# measures, the last one its command, for cmd/report. A store whose
 	# server is not there skips its benchmarks (the section is left out).
@@ -153,6 +162,7 @@ go build -o "$tmp/report" ./cmd/report
 	-bench-cmd "$bench_cmd" -load-cmd "$load_cmd" -started "$started" -elapsed "$elapsed" \
 	-redis "$RESULTS/redis.txt" -redis-cmd "${redis_cmd:-}" \
 	-callgrind "$RESULTS/callgrind.json" -callgrind-cmd "${callgrind_cmd:-}" \
+	-text "Paired wall-clock time against each framework's limiter=$RESULTS/paired.txt" \
 	-store "The memory store at a million clients=$RESULTS/store-memory.txt" \
 	-store "The bbolt store at a million clients=$RESULTS/store-bolt.txt" \
 	-store "PostgreSQL and MySQL/MariaDB against a naive transaction=$RESULTS/store-sql.txt" \

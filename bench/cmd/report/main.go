@@ -47,6 +47,7 @@ type options struct {
 	callgrindPath            string
 	callgrindCmd             string
 	stores                   profiles // title=path of a store benchmark's output
+	texts                    profiles // title=path of a text to quote whole
 }
 
 func main() {
@@ -65,6 +66,7 @@ func main() {
 	flag.Var(&o.profiles, "profile", "title=path of a pprof listing to include (repeatable)")
 	flag.StringVar(&o.redisPath, "redis", "", "output of go test -bench ./redisbench (optional)")
 	flag.StringVar(&o.redisCmd, "redis-cmd", "", "the Redis benchmark command, as run")
+	flag.Var(&o.texts, "text", "title=path of a command's output to quote whole, whose leading '# ' lines say what it is and the command (repeatable)")
 	flag.Var(&o.stores, "store", "title=path of a store benchmark's output, whose leading '# ' lines say what it is and the command (repeatable)")
 	flag.StringVar(&o.callgrindPath, "callgrind", "", "output of cmd/callgrind (optional)")
 	flag.StringVar(&o.callgrindCmd, "callgrind-cmd", "", "the callgrind command, as run")

@@ -142,6 +142,7 @@ func render(o options, m machineInfo, benches map[string]*bench, load *loadOutpu
 		r.p("ulule/limiter increments one counter. p99 is per operation, in microseconds.\n\n")
 		r.p("    %s\n\n```\n%s\n```\n\n", o.redisCmd, lines)
 	}
+	r.textSections(o.texts)
 	r.storeSections(o.stores)
 	if len(listings) > 0 {
 		r.p("## Profiles\n\n")
@@ -441,6 +442,47 @@ func dur(d time.Duration) string {
 	}
 }
 
+// textSections renders each text under a heading of its own: its leading
+// "# " lines (what it is; the last one is the command), then the rest
+// whole. A missing or empty text is left out.
+func (r *report) textSections(texts profiles) {
+	for _, tx := range texts {
+		b, err := os.ReadFile(tx.path)
+		if err != nil {
+			continue
+		}
+		about, rest := leadingComments(string(b))
+		if strings.TrimSpace(rest) == "" {
+			continue
+		}
+		r.p("## %s\n\n", tx.title)
+		r.about(about)
+		r.p("```\n%s\n```\n\n", strings.TrimSpace(rest))
+	}
+}
+
+// leadingComments splits text into its leading "# " lines, without the
+// "# ", and the rest.
+func leadingComments(text string) (about []string, rest string) {
+	for strings.HasPrefix(text, "# ") {
+		line, after, _ := strings.Cut(text, "\n")
+		about = append(about, strings.TrimPrefix(line, "# "))
+		text = after
+	}
+	return about, text
+}
+
+// about writes what a section's leading lines say: the text, then the
+// last line (the command) indented as code.
+func (r *report) about(about []string) {
+	if len(about) > 1 {
+		r.p("%s\n\n", strings.Join(about[:len(about)-1], " "))
+	}
+	if len(about) > 0 {
+		r.p("    %s\n\n", about[len(about)-1])
+	}
+}
+
 // storeSections renders each store benchmark's output under "## Stores":
 // its leading "# " lines (what it measures; the last one is the command)
 // and its result lines. Outputs that are missing or hold no result (the
@@ -452,13 +494,7 @@ func (r *report) storeSections(stores profiles) {
 		if err != nil {
 			continue
 		}
-		var about []string
-		for _, l := range strings.Split(string(b), "\n") {
-			if !strings.HasPrefix(l, "# ") {
-				break
-			}
-			about = append(about, strings.TrimPrefix(l, "# "))
-		}
+		about, _ := leadingComments(string(b))
 		lines := benchLines(string(b))
 		if lines == "" {
 			continue
@@ -468,12 +504,7 @@ func (r *report) storeSections(stores profiles) {
 			heading = true
 		}
 		r.p("### %s\n\n", st.title)
-		if len(about) > 1 {
-			r.p("%s\n\n", strings.Join(about[:len(about)-1], " "))
-		}
-		if len(about) > 0 {
-			r.p("    %s\n\n", about[len(about)-1])
-		}
+		r.about(about)
 		r.p("```\n%s\n```\n\n", lines)
 	}
 }

@@ -131,3 +131,23 @@ func TestStoreSections(t *testing.T) {
 		t.Errorf("rendered:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestTextSections: a text is quoted whole under its title, after what its
+// leading comment lines say; an empty one is left out.
+func TestTextSections(t *testing.T) {
+	dir := t.TempDir()
+	p := dir + "/paired.txt"
+	if err := os.WriteFile(p, []byte("# Paired runs.\n# ./paired.sh\nGin +1 ns +2 ns 2.00\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := dir + "/empty.txt"
+	if err := os.WriteFile(empty, []byte("# nothing\n# cmd\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var r report
+	r.textSections(profiles{{"Paired", p}, {"Empty", empty}, {"Missing", dir + "/none"}})
+	want := "## Paired\n\nPaired runs.\n\n    ./paired.sh\n\n```\nGin +1 ns +2 ns 2.00\n```\n\n"
+	if got := r.b.String(); got != want {
+		t.Errorf("rendered:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -232,7 +232,7 @@ func (b *Billing) prepareCharge(o *Outcome, client string, now time.Time) error 
 			return b.prepare(o, client, now)
 		}
 	}
-	// o.quotas, o.op.Client, o.op.N and the windows stay.
+	// o.quotas, o.op.Client, o.op.ClientHash, o.op.N and the windows stay.
 	o.op.Label, o.op.Key = "", ""
 	o.op.Cost, o.op.KeyExpires = 0, 0
 	o.op.At = t
@@ -257,6 +257,7 @@ func (b *Billing) prepare(o *Outcome, client string, now time.Time) error {
 	o.quotas = c
 	o.op.At = t
 	o.op.Client = c.id // the registry's copy: safe to keep
+	o.op.ClientHash = c.hash
 	o.op.Bucket = b.bucket(t)
 	o.op.N = len(c.rules)
 	for i, r := range c.rules {
@@ -320,6 +321,7 @@ type Outcome struct {
 func (o *Outcome) reset() {
 	o.dropWindows()
 	o.op.Client, o.op.Label, o.op.Key = "", "", ""
+	o.op.ClientHash = 0
 	o.op.Cost, o.op.At, o.op.KeyExpires = 0, 0, 0
 	o.op.Bucket = Span{}
 	o.used = [MaxQuotas]int64{}
@@ -339,7 +341,7 @@ func (o *Outcome) dropWindows() {
 func (o *Outcome) replay(r *KeyRecord) {
 	q := o.quotas
 	o.op = r.Op()
-	o.op.Client = q.id
+	o.op.Client, o.op.ClientHash = q.id, q.hash
 	o.used = r.Used
 	o.quotas = q
 	o.allowed = true

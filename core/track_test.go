@@ -683,7 +683,7 @@ func TestLabelLength(t *testing.T) {
 func TestChargeIntoReusedOutcome(t *testing.T) {
 	// A new field of Op or Outcome must be cleared by Outcome.reset: these
 	// counts make the test fail until it is looked at.
-	if n := reflect.TypeOf(core.Op{}).NumField(); n != 9 {
+	if n := reflect.TypeOf(core.Op{}).NumField(); n != 10 {
 		t.Errorf("core.Op has %d fields: check that Outcome.reset clears the new ones, then update this count", n)
 	}
 	if n := reflect.TypeOf(core.Outcome{}).NumField(); n != 6 {

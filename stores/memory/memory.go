@@ -2,7 +2,6 @@ package memory
 
 import (
 	"context"
-	"hash/maphash"
 	"sync/atomic"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 
 // Store keeps usage in memory. The zero value is not usable; call [New].
 type Store struct {
-	seed      maphash.Seed
 	retention int64 // nanoseconds; 0 keeps usage aggregates
 	closed    atomic.Bool
 	importing atomic.Pointer[string] // the ID of an import in progress
@@ -43,7 +41,7 @@ var _ core.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New(opts ...Option) *Store {
-	s := &Store{seed: maphash.MakeSeed(), retention: int64(DefaultRetention)}
+	s := &Store{retention: int64(DefaultRetention)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -79,15 +77,15 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 	if err := s.check(ctx); err != nil {
 		return res, err
 	}
-	sh, h := s.shard(op.Client)
-	sh.mu.Lock() // unlocked without defer: nothing below panics
-	sh.deduct(h, op, &res, s.retention)
+	sh, h, c := s.locate(op) // unlocked without defer: nothing below panics
+	sh.deduct(h, c, op, &res, s.retention)
 	sh.mu.Unlock()
 	return res, nil
 }
 
-// deduct is Deduct under the shard's lock.
-func (sh *shard) deduct(h uint64, op *core.Op, res *core.Result, retention int64) {
+// deduct is Deduct under the shard's lock, for the client c found there
+// (nil if it has no state) whose ID hashes to h.
+func (sh *shard) deduct(h uint64, c *client, op *core.Op, res *core.Result, retention int64) {
 	if op.Key != "" {
 		if r := sh.keyAt(op); r != nil {
 			rec := *r
@@ -100,7 +98,6 @@ func (sh *shard) deduct(h uint64, op *core.Op, res *core.Result, retention int64
 			return
 		}
 	}
-	c := sh.lookup(h, op.Client)
 	cost := op.Cost
 	ok, overflow := true, false
 	ws := op.Windows()

@@ -67,12 +67,15 @@ func (b *Billing) Charge(ctx context.Context, c Charge) (Outcome, error) {
 // overwrites whole. Middleware that keeps outcomes in per-request state uses
 // it to avoid copying them.
 func (b *Billing) ChargeInto(ctx context.Context, o *Outcome, c *Charge) error {
-	if err := checkCharge(c); err != nil {
-		o.reset()
-		return err
+	// The usual charge, a valid cost and label without a key, skips
+	// checkCharge's cases one by one.
+	if c.Cost.kind != amount || uint64(c.Cost.micro) > maxMicro || len(c.Label) > MaxLabelLen || c.IdempotencyKey != "" {
+		if err := checkCharge(c); err != nil {
+			o.reset()
+			return err
+		}
 	}
-	now := b.clock()
-	if err := b.prepareCharge(o, c.Client, now); err != nil {
+	if err := b.prepareCharge(o, c.Client, b.clock()); err != nil {
 		return err
 	}
 	o.op.Label = c.Label
@@ -218,21 +221,16 @@ func (b *Billing) Status(ctx context.Context, client string) (Outcome, error) {
 // the window of a rule that contains a time is unique, so they are the
 // windows prepare would find (rule.window's cache does the same).
 func (b *Billing) prepareCharge(o *Outcome, client string, now time.Time) error {
-	q := o.quotas
-	// Windows that prepare did not write (a replay's, or none after an
-	// error) fail o.replayed or the count.
-	if q == nil || o.replayed || q.b != b || o.op.N != len(q.rules) || q.id != client || q.stale.Load() {
+	t := clockNano(now)
+	// [o.from, o.to) is empty unless o holds every window that prepare
+	// wrote for o.quotas (not a replay's, nor none after an error): then
+	// o.quotas is set, and t in it is in each window.
+	if q := o.quotas; t < o.from || t >= o.to || q.b != b || q.id != client || q.stale.Load() {
 		o.reset()
 		return b.prepare(o, client, now)
 	}
-	t := clockNano(now)
-	for i := range o.op.N {
-		if w := &o.op.List[i]; t < w.Start || t >= w.End {
-			o.reset()
-			return b.prepare(o, client, now)
-		}
-	}
-	// o.quotas, o.op.Client, o.op.ClientHash, o.op.N and the windows stay.
+	// o.quotas, o.op.Client, o.op.ClientHash, o.op.N, the windows and
+	// their span stay.
 	o.op.Label, o.op.Key = "", ""
 	o.op.Cost, o.op.KeyExpires = 0, 0
 	o.op.At = t
@@ -260,11 +258,14 @@ func (b *Billing) prepare(o *Outcome, client string, now time.Time) error {
 	o.op.ClientHash = c.hash
 	o.op.Bucket = b.bucket(t)
 	o.op.N = len(c.rules)
+	from, to := int64(math.MinInt64), int64(math.MaxInt64)
 	for i, r := range c.rules {
 		w := &o.op.List[i]
 		w.Period, w.Limit, w.Levels = r.Period, r.limit, r.levels
 		w.Start, w.End = r.window(t)
+		from, to = max(from, w.Start), min(to, w.End)
 	}
+	o.from, o.to = from, to
 	return nil
 }
 
@@ -305,9 +306,12 @@ func storeError(err error) error {
 // needs. It is a value: a copy stays valid after the request. The zero
 // Outcome has no quotas.
 type Outcome struct {
-	op       Op
-	used     [MaxQuotas]int64
-	quotas   *clientQuotas
+	op     Op
+	used   [MaxQuotas]int64
+	quotas *clientQuotas
+	// from and to bound the span that every window of op contains, when
+	// prepare wrote them for quotas; else it is empty (from >= to).
+	from, to int64
 	allowed  bool
 	refunded bool
 	replayed bool
@@ -335,6 +339,7 @@ func (o *Outcome) dropWindows() {
 		o.op.List[i] = Window{}
 	}
 	o.op.N = 0
+	o.from, o.to = 0, 0
 }
 
 // replay makes o the outcome recorded under an idempotency key.
@@ -342,6 +347,7 @@ func (o *Outcome) replay(r *KeyRecord) {
 	q := o.quotas
 	o.op = r.Op()
 	o.op.Client, o.op.ClientHash = q.id, q.hash
+	o.from, o.to = 0, 0 // the first charge's windows, not prepare's
 	o.used = r.Used
 	o.quotas = q
 	o.allowed = true

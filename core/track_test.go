@@ -652,12 +652,14 @@ func TestLabelLength(t *testing.T) {
 	}
 	obs.take()
 	for _, label := range []string{longest + "x", strings.Repeat("/", 10_000)} {
-		o, err := b.Charge(ctx, core.Charge{Client: "c", Cost: core.Whole(1), Label: label, IdempotencyKey: "k"})
-		if !errors.Is(err, core.ErrInvalidLabel) || errors.Is(err, core.ErrStoreUnavailable) {
-			t.Errorf("Charge(label of %d bytes) = %v, want ErrInvalidLabel only", len(label), err)
-		}
-		if o.Len() != 0 || o.Allowed() {
-			t.Errorf("Charge(label of %d bytes) outcome: %d quotas, allowed %v", len(label), o.Len(), o.Allowed())
+		for _, key := range []string{"k", ""} { // with a key and without (ChargeInto's fast path)
+			o, err := b.Charge(ctx, core.Charge{Client: "c", Cost: core.Whole(1), Label: label, IdempotencyKey: key})
+			if !errors.Is(err, core.ErrInvalidLabel) || errors.Is(err, core.ErrStoreUnavailable) {
+				t.Errorf("Charge(label of %d bytes, key %q) = %v, want ErrInvalidLabel only", len(label), key, err)
+			}
+			if o.Len() != 0 || o.Allowed() {
+				t.Errorf("Charge(label of %d bytes, key %q) outcome: %d quotas, allowed %v", len(label), key, o.Len(), o.Allowed())
+			}
 		}
 	}
 	if got := obs.take(); len(got) != 0 {
@@ -686,7 +688,7 @@ func TestChargeIntoReusedOutcome(t *testing.T) {
 	if n := reflect.TypeOf(core.Op{}).NumField(); n != 10 {
 		t.Errorf("core.Op has %d fields: check that Outcome.reset clears the new ones, then update this count", n)
 	}
-	if n := reflect.TypeOf(core.Outcome{}).NumField(); n != 6 {
+	if n := reflect.TypeOf(core.Outcome{}).NumField(); n != 8 {
 		t.Errorf("core.Outcome has %d fields: check that Outcome.reset clears the new ones, then update this count", n)
 	}
 	now := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
@@ -779,5 +781,38 @@ func TestChargeIntoReusedOutcomeSameClient(t *testing.T) {
 				t.Errorf("%s: day limit %v, want %v", s.name, got, want)
 			}
 		}
+	}
+}
+
+// TestChargeIntoReusedOutcomeAfterReplay checks that an Outcome that
+// replayed a charge of earlier windows is not reused as it is: it holds the
+// first charge's windows (and hour), not those of the current time, so the
+// next ChargeInto into it must prepare them again.
+func TestChargeIntoReusedOutcomeAfterReplay(t *testing.T) {
+	now := time.Date(2026, 3, 14, 23, 59, 58, 0, time.UTC)
+	b := core.New(memory.New(), core.WithClock(func() time.Time { return now }))
+	if err := b.SetQuotas("c", core.Quota{Period: core.Minute, Limit: core.Whole(100)}, core.Quota{Period: core.Day, Limit: core.Whole(1000)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	keyed := &core.Charge{Client: "c", Cost: core.Whole(1), Label: "/x", IdempotencyKey: "k"}
+	var first core.Outcome
+	if err := b.ChargeInto(ctx, &first, keyed); err != nil || first.Replayed() {
+		t.Fatalf("first charge: replayed %v, %v", first.Replayed(), err)
+	}
+	now = now.Add(2 * time.Second) // a new minute, day and hour
+	var reused core.Outcome
+	if err := b.ChargeInto(ctx, &reused, keyed); err != nil || !reused.Replayed() {
+		t.Fatalf("retry: replayed %v, %v; want replayed", reused.Replayed(), err)
+	}
+	if got, want := reused.Quota(1).Start, time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Fatalf("replayed day window starts %v, want the first charge's %v", got, want)
+	}
+	status := &core.Charge{Client: "c", Cost: core.Whole(0), Label: "/x"}
+	var fresh core.Outcome
+	errReused := b.ChargeInto(ctx, &reused, status)
+	errFresh := b.ChargeInto(ctx, &fresh, status)
+	if reused != fresh || errReused != nil || errFresh != nil {
+		t.Errorf("after a replay: reused Outcome %+v (%v), want %+v (%v)", reused, errReused, fresh, errFresh)
 	}
 }

@@ -74,8 +74,11 @@ func (sl *slot) usedFor(w *core.Window) int64 {
 // Deduct implements [core.Store.Deduct].
 func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 	var res core.Result
-	if err := s.check(ctx); err != nil {
+	if err := ctx.Err(); err != nil { // s.check, written out: the charge path
 		return res, err
+	}
+	if s.closed.Load() {
+		return res, core.ErrClosed
 	}
 	sh, h, c := s.locate(op) // unlocked without defer: nothing below panics
 	sh.deduct(h, c, op, &res, s.retention)
@@ -132,7 +135,26 @@ func (sh *shard) deduct(h uint64, c *client, op *core.Op, res *core.Result, rete
 		if c == nil {
 			c = sh.add(h, op.Client)
 		}
-		c.chargeWindows(op, res)
+		// Add the cost to every window, replacing the counters of ended
+		// windows, and set the threshold bits reached.
+		for i := range ws {
+			w := &ws[i]
+			sl := &c.slots[w.Period]
+			if !sl.held || w.Start > sl.start {
+				if sl.held && sl.fired != 0 {
+					res.Reset |= 1 << i
+				}
+				*sl = slot{start: w.Start, end: w.End, held: true}
+			}
+			sl.used += cost
+			res.Used[i] = sl.used
+			if l := &w.Levels; l[0]|l[1]|l[2]|l[3] != 0 { // any level set (cheaper than comparing arrays)
+				if bits := w.Reached(sl.used, sl.fired); bits != 0 {
+					sl.fired |= bits
+					res.Fired[i] = bits
+				}
+			}
+		}
 		if agg != nil {
 			*agg += cost
 		} else {
@@ -144,31 +166,7 @@ func (sh *shard) deduct(h uint64, c *client, op *core.Op, res *core.Result, rete
 	}
 }
 
-// chargeWindows adds op's cost to its windows, replacing the counters of
-// ended windows, and sets the threshold bits reached.
-func (c *client) chargeWindows(op *core.Op, res *core.Result) {
-	ws := op.Windows()
-	for i := range ws {
-		w := &ws[i]
-		sl := &c.slots[w.Period]
-		if !sl.held || w.Start > sl.start {
-			if sl.held && sl.fired != 0 {
-				res.Reset |= 1 << i
-			}
-			*sl = slot{start: w.Start, end: w.End, held: true}
-		}
-		sl.used += op.Cost
-		res.Used[i] = sl.used
-		if l := &w.Levels; l[0]|l[1]|l[2]|l[3] != 0 { // any level set (cheaper than comparing arrays)
-			if bits := w.Reached(sl.used, sl.fired); bits != 0 {
-				sl.fired |= bits
-				res.Fired[i] = bits
-			}
-		}
-	}
-}
-
-// chargeWindows reads the four levels of a window: it fails to compile if
+// deduct reads the four levels of a window: it fails to compile if
 // core.MaxLevels is another number.
 var _ = [1]struct{}{}[core.MaxLevels-4]
 

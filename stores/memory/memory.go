@@ -104,10 +104,14 @@ func (sh *shard) deduct(h uint64, c *client, op *core.Op, res *core.Result, rete
 	cost := op.Cost
 	ok, overflow := true, false
 	ws := op.Windows()
+	// The slots of c's windows, found once: checked here, added to below.
+	var sls [core.MaxQuotas]*slot
 	if c != nil {
 		for i := range ws {
 			w := &ws[i]
-			u := c.slots[w.Period].usedFor(w)
+			sl := &c.slots[w.Period]
+			sls[i] = sl
+			u := sl.usedFor(w)
 			res.Used[i] = u
 			ok = ok && w.Fits(u, cost)
 			overflow = overflow || core.Overflows(u, cost)
@@ -134,12 +138,14 @@ func (sh *shard) deduct(h uint64, c *client, op *core.Op, res *core.Result, rete
 	if cost > 0 { // a zero cost counts nothing: no state is created
 		if c == nil {
 			c = sh.add(h, op.Client)
+			for i := range ws {
+				sls[i] = &c.slots[ws[i].Period]
+			}
 		}
 		// Add the cost to every window, replacing the counters of ended
 		// windows, and set the threshold bits reached.
 		for i := range ws {
-			w := &ws[i]
-			sl := &c.slots[w.Period]
+			w, sl := &ws[i], sls[i]
 			if !sl.held || w.Start > sl.start {
 				if sl.held && sl.fired != 0 {
 					res.Reset |= 1 << i

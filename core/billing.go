@@ -99,7 +99,7 @@ func (b *Billing) SetQuotas(client string, quotas ...Quota) error {
 	if len(quotas) > MaxQuotas {
 		return fmt.Errorf("%w: client %s has %d quotas; at most one per period (%d)", ErrInvalidQuota, quoteClient(client), len(quotas), MaxQuotas)
 	}
-	c := &clientQuotas{id: strings.Clone(client), b: b}
+	c := &clientQuotas{id: strings.Clone(client), hash: HashClient(client), b: b}
 	var seen PeriodSet
 	for i, q := range quotas {
 		if err := q.Validate(); err != nil {
@@ -175,6 +175,7 @@ func hourOf(n int64) Span {
 // immutable once published; SetQuotas replaces it whole.
 type clientQuotas struct {
 	id    string
+	hash  uint64   // HashClient(id), for Op.ClientHash
 	b     *Billing // whose registry holds it
 	rules []*rule
 	// stale is set once SetQuotas or RemoveClient has replaced it in the

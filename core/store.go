@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 )
 
 // Store keeps usage: one counter per live window of each client, usage
@@ -151,10 +152,19 @@ type Span struct {
 // idempotency key. It holds no pointers but its strings.
 type Op struct {
 	Client string
-	Label  string // route or label of the hour aggregate; may be empty
-	Cost   int64  // micro-credits, 0 to MaxCredits
-	Bucket Span   // the hour aggregate
-	At     int64  // the time of the charge, Unix nanoseconds
+	// ClientHash is HashClient(Client) when [Billing] made the op, or 0
+	// when unknown. It is a hint: a store may use it to find the client's
+	// data without hashing the ID, but must find the same data whatever it
+	// holds, since a caller of the store may pass any value. A wrong hint
+	// may cost a store time, never correctness: the memory store, for one,
+	// looks where the hint points, keeps what it finds there only if it
+	// holds Client's ID, and else hashes the ID itself, and it adds a
+	// client only where the ID's own hash puts it.
+	ClientHash uint64
+	Label      string // route or label of the hour aggregate; may be empty
+	Cost       int64  // micro-credits, 0 to MaxCredits
+	Bucket     Span   // the hour aggregate
+	At         int64  // the time of the charge, Unix nanoseconds
 	// Key is the charge's idempotency key, or empty. KeyExpires is when a
 	// record of it expires (Unix nanoseconds): after it the key is free.
 	Key        string
@@ -162,6 +172,16 @@ type Op struct {
 	N          int // number of windows in List
 	List       [MaxQuotas]Window
 }
+
+// clientSeed is the seed of [HashClient], chosen when the process starts.
+var clientSeed = maphash.MakeSeed()
+
+// HashClient returns the hash of a client ID that [Op.ClientHash] holds:
+// a [maphash] of id under a seed chosen at random when the process starts.
+// It is the same for one ID throughout a process and unrelated across
+// processes, so a store must not persist it or share it with another
+// process.
+func HashClient(id string) uint64 { return maphash.String(clientSeed, id) }
 
 // Windows returns the op's windows.
 func (o *Op) Windows() []Window { return o.List[:o.N] }

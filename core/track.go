@@ -67,13 +67,37 @@ func (b *Billing) Charge(ctx context.Context, c Charge) (Outcome, error) {
 // overwrites whole. Middleware that keeps outcomes in per-request state uses
 // it to avoid copying them.
 func (b *Billing) ChargeInto(ctx context.Context, o *Outcome, c *Charge) error {
-	if err := checkCharge(c); err != nil {
-		o.reset()
-		return err
+	// The usual charge, a valid cost and label without a key, skips
+	// checkCharge's cases one by one.
+	if c.Cost.kind != amount || uint64(c.Cost.micro) > maxMicro || len(c.Label) > MaxLabelLen || c.IdempotencyKey != "" {
+		if err := checkCharge(c); err != nil {
+			o.reset()
+			return err
+		}
 	}
-	now := b.clock()
-	if err := b.prepareCharge(o, c.Client, now); err != nil {
-		return err
+	t := clockNano(b.clock())
+	// When o holds the windows that b prepared for the client's current
+	// quotas (its previous charge, the middleware's reused Outcome) and
+	// each still contains t, they stay as they are, with o.quotas, the
+	// client and N: the registry look-up and the copy of every rule are
+	// skipped, since the window of a rule that contains a time is unique
+	// (rule.window's cache does the same). [o.from, o.to) is empty unless
+	// o holds every window that prepare wrote for o.quotas (not a
+	// replay's, nor none after an error): then o.quotas is set, and t in
+	// it is in each window. Otherwise o is reset and prepared.
+	if q := o.quotas; t < o.from || t >= o.to || q.b != b || q.id != c.Client || q.stale.Load() {
+		o.reset()
+		if err := b.prepare(o, c.Client, t); err != nil {
+			return err
+		}
+	} else {
+		// o.replayed is false (a replay empties the span); o.used is
+		// written once the store answers, or cleared by fail.
+		o.op.At = t
+		if bk := &o.op.Bucket; t < bk.Start || t >= bk.End { // else still the hour of t
+			*bk = b.bucket(t)
+		}
+		o.allowed, o.refunded = false, false
 	}
 	o.op.Label = c.Label
 	o.op.Cost = c.Cost.micro
@@ -83,6 +107,8 @@ func (b *Billing) ChargeInto(ctx context.Context, o *Outcome, c *Charge) error {
 		if o.op.KeyExpires < o.op.At { // a clock near the year 2262
 			o.op.KeyExpires = math.MaxInt64
 		}
+	} else if o.op.Key != "" { // the previous charge's
+		o.op.Key, o.op.KeyExpires = "", 0
 	}
 	var t0 time.Time
 	if b.observer != nil {
@@ -93,12 +119,12 @@ func (b *Billing) ChargeInto(ctx context.Context, o *Outcome, c *Charge) error {
 		b.observe(OpDeduct, t0, err)
 	}
 	if err != nil {
-		o.dropWindows()
+		o.fail()
 		return storeError(err)
 	}
 	switch {
 	case res.Conflict && res.Record != nil:
-		o.dropWindows()
+		o.fail()
 		return &IdempotencyConflictError{Key: c.IdempotencyKey, Cost: micro(res.Record.Cost), Label: res.Record.Label}
 	case res.Replayed && res.Record != nil:
 		o.replay(res.Record)
@@ -190,7 +216,7 @@ func (b *Billing) Refund(ctx context.Context, o *Outcome) error {
 // see [Outcome.Lowest].
 func (b *Billing) Status(ctx context.Context, client string) (Outcome, error) {
 	var o Outcome
-	if err := b.prepare(&o, client, b.clock()); err != nil {
+	if err := b.prepare(&o, client, clockNano(b.clock())); err != nil {
 		return o, err
 	}
 	var t0 time.Time
@@ -210,42 +236,9 @@ func (b *Billing) Status(ctx context.Context, client string) (Outcome, error) {
 	return o, nil
 }
 
-// prepareCharge makes o the zero Outcome filled with the client's current
-// windows at now, as o.reset and b.prepare do. When o holds the windows
-// that b prepared for the client's current quotas (its previous charge, the
-// middleware's reused Outcome) and each still contains now, it keeps them
-// as they are, skipping the registry look-up and the copy of every rule:
-// the window of a rule that contains a time is unique, so they are the
-// windows prepare would find (rule.window's cache does the same).
-func (b *Billing) prepareCharge(o *Outcome, client string, now time.Time) error {
-	q := o.quotas
-	// Windows that prepare did not write (a replay's, or none after an
-	// error) fail o.replayed or the count.
-	if q == nil || o.replayed || q.b != b || o.op.N != len(q.rules) || q.id != client || q.stale.Load() {
-		o.reset()
-		return b.prepare(o, client, now)
-	}
-	t := clockNano(now)
-	for i := range o.op.N {
-		if w := &o.op.List[i]; t < w.Start || t >= w.End {
-			o.reset()
-			return b.prepare(o, client, now)
-		}
-	}
-	// o.quotas, o.op.Client, o.op.N and the windows stay.
-	o.op.Label, o.op.Key = "", ""
-	o.op.Cost, o.op.KeyExpires = 0, 0
-	o.op.At = t
-	if bk := &o.op.Bucket; t < bk.Start || t >= bk.End { // else still the hour of t
-		*bk = b.bucket(t)
-	}
-	o.used = [MaxQuotas]int64{}
-	o.allowed, o.refunded = false, false
-	return nil
-}
-
-// prepare fills o with the client's current windows at now.
-func (b *Billing) prepare(o *Outcome, client string, now time.Time) error {
+// prepare fills o with the client's current windows at t (Unix
+// nanoseconds, from clockNano).
+func (b *Billing) prepare(o *Outcome, client string, t int64) error {
 	if client == "" || len(client) > MaxClientIDLen {
 		return ValidateClientID(client)
 	}
@@ -253,17 +246,20 @@ func (b *Billing) prepare(o *Outcome, client string, now time.Time) error {
 	if c == nil {
 		return fmt.Errorf("%w: %s", ErrNoQuotas, quoteClient(client))
 	}
-	t := clockNano(now)
 	o.quotas = c
 	o.op.At = t
 	o.op.Client = c.id // the registry's copy: safe to keep
+	o.op.ClientHash = c.hash
 	o.op.Bucket = b.bucket(t)
 	o.op.N = len(c.rules)
+	from, to := int64(math.MinInt64), int64(math.MaxInt64)
 	for i, r := range c.rules {
 		w := &o.op.List[i]
 		w.Period, w.Limit, w.Levels = r.Period, r.limit, r.levels
 		w.Start, w.End = r.window(t)
+		from, to = max(from, w.Start), min(to, w.End)
 	}
+	o.from, o.to = from, to
 	return nil
 }
 
@@ -304,9 +300,12 @@ func storeError(err error) error {
 // needs. It is a value: a copy stays valid after the request. The zero
 // Outcome has no quotas.
 type Outcome struct {
-	op       Op
-	used     [MaxQuotas]int64
-	quotas   *clientQuotas
+	op     Op
+	used   [MaxQuotas]int64
+	quotas *clientQuotas
+	// from and to bound the span that every window of op contains, when
+	// prepare wrote them for quotas; else it is empty (from >= to).
+	from, to int64
 	allowed  bool
 	refunded bool
 	replayed bool
@@ -320,11 +319,19 @@ type Outcome struct {
 func (o *Outcome) reset() {
 	o.dropWindows()
 	o.op.Client, o.op.Label, o.op.Key = "", "", ""
+	o.op.ClientHash = 0
 	o.op.Cost, o.op.At, o.op.KeyExpires = 0, 0, 0
 	o.op.Bucket = Span{}
 	o.used = [MaxQuotas]int64{}
 	o.quotas = nil
 	o.allowed, o.refunded, o.replayed = false, false, false
+}
+
+// fail leaves o as a failed charge leaves it: without windows or usage
+// (and not admitted: ChargeInto cleared that before the store's call).
+func (o *Outcome) fail() {
+	o.dropWindows()
+	o.used = [MaxQuotas]int64{}
 }
 
 // dropWindows leaves o without windows (zero, as windows past op.N are).
@@ -333,13 +340,15 @@ func (o *Outcome) dropWindows() {
 		o.op.List[i] = Window{}
 	}
 	o.op.N = 0
+	o.from, o.to = 0, 0
 }
 
 // replay makes o the outcome recorded under an idempotency key.
 func (o *Outcome) replay(r *KeyRecord) {
 	q := o.quotas
 	o.op = r.Op()
-	o.op.Client = q.id
+	o.op.Client, o.op.ClientHash = q.id, q.hash
+	o.from, o.to = 0, 0 // the first charge's windows, not prepare's
 	o.used = r.Used
 	o.quotas = q
 	o.allowed = true

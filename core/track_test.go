@@ -1,10 +1,12 @@
 package core_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -652,12 +654,14 @@ func TestLabelLength(t *testing.T) {
 	}
 	obs.take()
 	for _, label := range []string{longest + "x", strings.Repeat("/", 10_000)} {
-		o, err := b.Charge(ctx, core.Charge{Client: "c", Cost: core.Whole(1), Label: label, IdempotencyKey: "k"})
-		if !errors.Is(err, core.ErrInvalidLabel) || errors.Is(err, core.ErrStoreUnavailable) {
-			t.Errorf("Charge(label of %d bytes) = %v, want ErrInvalidLabel only", len(label), err)
-		}
-		if o.Len() != 0 || o.Allowed() {
-			t.Errorf("Charge(label of %d bytes) outcome: %d quotas, allowed %v", len(label), o.Len(), o.Allowed())
+		for _, key := range []string{"k", ""} { // with a key and without (ChargeInto's fast path)
+			o, err := b.Charge(ctx, core.Charge{Client: "c", Cost: core.Whole(1), Label: label, IdempotencyKey: key})
+			if !errors.Is(err, core.ErrInvalidLabel) || errors.Is(err, core.ErrStoreUnavailable) {
+				t.Errorf("Charge(label of %d bytes, key %q) = %v, want ErrInvalidLabel only", len(label), key, err)
+			}
+			if o.Len() != 0 || o.Allowed() {
+				t.Errorf("Charge(label of %d bytes, key %q) outcome: %d quotas, allowed %v", len(label), key, o.Len(), o.Allowed())
+			}
 		}
 	}
 	if got := obs.take(); len(got) != 0 {
@@ -683,10 +687,10 @@ func TestLabelLength(t *testing.T) {
 func TestChargeIntoReusedOutcome(t *testing.T) {
 	// A new field of Op or Outcome must be cleared by Outcome.reset: these
 	// counts make the test fail until it is looked at.
-	if n := reflect.TypeOf(core.Op{}).NumField(); n != 9 {
+	if n := reflect.TypeOf(core.Op{}).NumField(); n != 10 {
 		t.Errorf("core.Op has %d fields: check that Outcome.reset clears the new ones, then update this count", n)
 	}
-	if n := reflect.TypeOf(core.Outcome{}).NumField(); n != 6 {
+	if n := reflect.TypeOf(core.Outcome{}).NumField(); n != 8 {
 		t.Errorf("core.Outcome has %d fields: check that Outcome.reset clears the new ones, then update this count", n)
 	}
 	now := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
@@ -779,5 +783,150 @@ func TestChargeIntoReusedOutcomeSameClient(t *testing.T) {
 				t.Errorf("%s: day limit %v, want %v", s.name, got, want)
 			}
 		}
+	}
+}
+
+// TestChargeIntoReusedOutcomeAfterReplay checks that an Outcome that
+// replayed a charge of earlier windows is not reused as it is: it holds the
+// first charge's windows (and hour), not those of the current time, so the
+// next ChargeInto into it must prepare them again.
+func TestChargeIntoReusedOutcomeAfterReplay(t *testing.T) {
+	now := time.Date(2026, 3, 14, 23, 59, 58, 0, time.UTC)
+	b := core.New(memory.New(), core.WithClock(func() time.Time { return now }))
+	if err := b.SetQuotas("c", core.Quota{Period: core.Minute, Limit: core.Whole(100)}, core.Quota{Period: core.Day, Limit: core.Whole(1000)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	keyed := &core.Charge{Client: "c", Cost: core.Whole(1), Label: "/x", IdempotencyKey: "k"}
+	var first core.Outcome
+	if err := b.ChargeInto(ctx, &first, keyed); err != nil || first.Replayed() {
+		t.Fatalf("first charge: replayed %v, %v", first.Replayed(), err)
+	}
+	now = now.Add(2 * time.Second) // a new minute, day and hour
+	var reused core.Outcome
+	if err := b.ChargeInto(ctx, &reused, keyed); err != nil || !reused.Replayed() {
+		t.Fatalf("retry: replayed %v, %v; want replayed", reused.Replayed(), err)
+	}
+	if got, want := reused.Quota(1).Start, time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Fatalf("replayed day window starts %v, want the first charge's %v", got, want)
+	}
+	status := &core.Charge{Client: "c", Cost: core.Whole(0), Label: "/x"}
+	var fresh core.Outcome
+	errReused := b.ChargeInto(ctx, &reused, status)
+	errFresh := b.ChargeInto(ctx, &fresh, status)
+	if reused != fresh || errReused != nil || errFresh != nil {
+		t.Errorf("after a replay: reused Outcome %+v (%v), want %+v (%v)", reused, errReused, fresh, errFresh)
+	}
+}
+
+// switchStore is a memory store whose Deduct fails while down is set.
+type switchStore struct {
+	*memory.Store
+	down bool
+}
+
+func (s *switchStore) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
+	if s.down {
+		return core.Result{}, errors.New("down")
+	}
+	return s.Store.Deduct(ctx, op)
+}
+
+// outcomeView is what an Outcome shows through its methods.
+type outcomeView struct {
+	Allowed, Replayed, Refunded bool
+	Client, Label, Key          string
+	Cost                        core.Credits
+	At                          time.Time
+	Quotas                      []core.QuotaStatus
+}
+
+func viewOf(o *core.Outcome) outcomeView {
+	return outcomeView{o.Allowed(), o.Replayed(), o.Refunded(), o.Client(), o.Label(), o.IdempotencyKey(), o.Cost(), o.At(), o.Quotas()}
+}
+
+// TestChargeIntoReusedOutcomeKeptWindows checks the charges into a reused
+// Outcome that keep its windows (the same client, within them) against the
+// same charges into zero Outcomes of a second Billing on its own store: a
+// key after a keyed charge, a refund, a store error after an admitted
+// charge and a new hour within the same day must each leave nothing of the
+// previous charge, and the hour reports of both stores must agree.
+func TestChargeIntoReusedOutcomeKeptWindows(t *testing.T) {
+	now := time.Date(2026, 3, 14, 10, 59, 58, 0, time.UTC)
+	clock := func() time.Time { return now }
+	ctx := context.Background()
+	sa, sb := &switchStore{Store: memory.New()}, &switchStore{Store: memory.New()}
+	a, b := core.New(sa, core.WithClock(clock)), core.New(sb, core.WithClock(clock))
+	for _, x := range []*core.Billing{a, b} {
+		if err := x.SetQuotas("c", core.Quota{Period: core.Day, Limit: core.Whole(100)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var reused, last core.Outcome
+	keyed := &core.Charge{Client: "c", Cost: core.Whole(1), Label: "/k", IdempotencyKey: "k1"}
+	plain := &core.Charge{Client: "c", Cost: core.Whole(2), Label: "/p"}
+	steps := []struct {
+		name   string
+		before func()
+		c      *core.Charge
+	}{
+		{"a keyed charge", func() {}, keyed},
+		{"a charge without a key", func() {}, plain},
+		{"a charge after a refund", func() {
+			if err := a.Refund(ctx, &reused); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Refund(ctx, &last); err != nil {
+				t.Fatal(err)
+			}
+		}, plain},
+		{"a store error", func() { sa.down, sb.down = true, true }, plain},
+		{"the store back", func() { sa.down, sb.down = false, false }, plain},
+		{"an admitted charge again", func() {}, plain},
+		{"the next hour, same day", func() { now = now.Add(3 * time.Second) }, plain},
+	}
+	for _, s := range steps {
+		s.before()
+		last = core.Outcome{}
+		errA := a.ChargeInto(ctx, &reused, s.c)
+		errB := b.ChargeInto(ctx, &last, s.c)
+		if got, want := viewOf(&reused), viewOf(&last); !reflect.DeepEqual(got, want) || (errA == nil) != (errB == nil) {
+			t.Errorf("%s: reused Outcome %+v (%v), want %+v (%v)", s.name, got, errA, want, errB)
+		}
+	}
+	q := core.ReportQuery{Client: "c", From: 0, To: math.MaxInt64}
+	ra, errA := sa.Report(ctx, q)
+	rb, errB := sb.Report(ctx, q)
+	key := func(x, y core.UsageRecord) int {
+		return cmp.Or(cmp.Compare(x.Bucket.Start, y.Bucket.Start), cmp.Compare(x.Label, y.Label))
+	}
+	slices.SortFunc(ra, key)
+	slices.SortFunc(rb, key)
+	if errA != nil || errB != nil || !reflect.DeepEqual(ra, rb) {
+		t.Errorf("report of the reused Outcome's store = %+v (%v), want %+v (%v)", ra, errA, rb, errB)
+	}
+}
+
+// TestChargeIntoReusedOutcomeStoreError checks that a store error leaves a
+// reused Outcome that held an admitted charge of the same windows exactly
+// as it leaves a zero one: no windows, no usage, not admitted.
+func TestChargeIntoReusedOutcomeStoreError(t *testing.T) {
+	ctx := context.Background()
+	st := &switchStore{Store: memory.New()}
+	now := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+	b := core.New(st, core.WithClock(func() time.Time { return now }))
+	if err := b.SetQuotas("c", core.Quota{Period: core.Day, Limit: core.Whole(100)}, core.Quota{Period: core.Month, Limit: core.Whole(1000)}); err != nil {
+		t.Fatal(err)
+	}
+	c := &core.Charge{Client: "c", Cost: core.Whole(3), Label: "/x"}
+	var reused, fresh core.Outcome
+	if err := b.ChargeInto(ctx, &reused, c); err != nil || !reused.Allowed() {
+		t.Fatalf("first charge: allowed %v, %v", reused.Allowed(), err)
+	}
+	st.down = true
+	errReused := b.ChargeInto(ctx, &reused, c)
+	errFresh := b.ChargeInto(ctx, &fresh, c)
+	if reused != fresh || errReused == nil || errFresh == nil {
+		t.Errorf("after a store error: reused Outcome %+v (%v), want %+v (%v)", reused, errReused, fresh, errFresh)
 	}
 }

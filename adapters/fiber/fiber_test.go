@@ -207,3 +207,48 @@ func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
 }
 func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h recordHandler) WithGroup(string) slog.Handler      { return h }
+
+// ctxStore records the context value of ctxKey that Deduct sees.
+type ctxStore struct {
+	*memory.Store
+	seen []any
+}
+
+type ctxKey struct{}
+
+func (s *ctxStore) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
+	s.seen = append(s.seen, ctx.Value(ctxKey{}))
+	return s.Store.Deduct(ctx, op)
+}
+
+// TestUserContext checks that the charge is made under the context a
+// handler before the middleware set with SetUserContext, and under a
+// context without it when none was set (the middleware reads Fiber's user
+// context as c.UserContext does).
+func TestUserContext(t *testing.T) {
+	st := &ctxStore{Store: memory.New()}
+	b := core.New(st, core.WithClock(func() time.Time { return testNow }))
+	if err := b.SetQuotas("client-aaaa", core.Quota{Period: core.Day, Limit: core.Whole(100)}); err != nil {
+		t.Fatal(err)
+	}
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Use(func(c *fiber.Ctx) error {
+		if c.Path() == "/with" {
+			c.SetUserContext(context.WithValue(context.Background(), ctxKey{}, "set"))
+		}
+		return c.Next()
+	})
+	app.Use(fiberbilling.New(fiberbilling.Config{Billing: b, Identity: fiberbilling.Header("X-API-Key")}))
+	app.Get("/*", func(c *fiber.Ctx) error { return c.SendStatus(200) })
+	h := app.Handler()
+	for _, path := range []string{"/with", "/without", "/with"} {
+		// A new RequestCtx per request: fasthttp clears the user values,
+		// where Fiber keeps the user context, after each request.
+		if got := serve(h, &fasthttp.RequestCtx{}, path, "client-aaaa"); got != 200 {
+			t.Fatalf("%s: status %d", path, got)
+		}
+	}
+	if want := []any{"set", nil, "set"}; len(st.seen) != len(want) || st.seen[0] != want[0] || st.seen[1] != want[1] || st.seen[2] != want[2] {
+		t.Errorf("context values the store saw = %v, want %v", st.seen, want)
+	}
+}

@@ -129,7 +129,21 @@ func errorHandler(h ErrorHandler) func(*fiber.Ctx, error) error {
 // fiberIO is Fiber's request I/O for the shared layer.
 type fiberIO struct{ m *Middleware }
 
-func (fiberIO) Context(c *fiber.Ctx) context.Context { return c.UserContext() }
+func (fiberIO) Context(c *fiber.Ctx) context.Context {
+	// c.UserContext(), without storing context.Background() in the
+	// request's user values when no handler has set a context (fasthttp
+	// clears them after each request, so UserContext stores it anew on
+	// every request): the key is Fiber's (userContextKey).
+	if ctx, ok := c.Context().UserValue(userContextKey).(context.Context); ok {
+		return ctx
+	}
+	return context.Background()
+}
+
+// userContextKey is the user value under which Fiber keeps the context
+// that Ctx.SetUserContext sets (TestUserContext checks that it is still
+// Fiber's).
+const userContextKey = "__local_user_context__"
 
 // Header returns the idempotency key header, the only one the shared layer
 // reads. Most requests carry none: fasthttp's Peek would copy and

@@ -63,11 +63,20 @@ func (h *hour) sum() int64 {
 	return s
 }
 
-// hourAt returns the client's hour starting at start, or nil.
+// hourAt returns the client's hour starting at start, or nil. The latest
+// hour is tested here, where it is inlined; older hours in oldHourAt.
 func (c *client) hourAt(start int64) *hour {
 	if c.cur.n > 0 && c.cur.start == start {
 		return &c.cur
 	}
+	return c.oldHourAt(start)
+}
+
+// oldHourAt returns the client's hour before its latest starting at start,
+// or nil. It is not inlined, so that hourAt is.
+//
+//go:noinline
+func (c *client) oldHourAt(start int64) *hour {
 	if i, ok := c.findOld(start); ok {
 		return &c.hours[i]
 	}

@@ -1,7 +1,6 @@
 package memory
 
 import (
-	"hash/maphash"
 	"strings"
 	"sync"
 
@@ -67,8 +66,35 @@ func (sh *shard) reset() {
 
 // shard returns the shard of the client id and the hash of id.
 func (s *Store) shard(id string) (*shard, uint64) {
-	h := maphash.String(s.seed, id)
+	h := core.HashClient(id)
 	return &s.shards[h>>(64-shardBits)], h
+}
+
+// locate locks the shard of op's client and returns it, the hash of the
+// client's ID and its state there, or nil if it has none. It hashes the ID
+// only if op.ClientHash, a hint any caller may set, is 0 or finds nothing:
+// a client is added only where its ID's own hash puts it, and lookup
+// returns only a client with op's ID, so a client found where the hint
+// points is the one; when none is found there, the ID is hashed to be
+// sure (a wrong hint costs a second look-up, never a second client).
+func (s *Store) locate(op *core.Op) (*shard, uint64, *client) {
+	h := op.ClientHash
+	if h == 0 {
+		h = core.HashClient(op.Client)
+	}
+	sh := &s.shards[h>>(64-shardBits)]
+	sh.mu.Lock()
+	c := sh.lookup(h, op.Client)
+	if c == nil && op.ClientHash != 0 {
+		if own := core.HashClient(op.Client); own != h {
+			sh.mu.Unlock()
+			h = own
+			sh = &s.shards[h>>(64-shardBits)]
+			sh.mu.Lock()
+			c = sh.lookup(h, op.Client)
+		}
+	}
+	return sh, h, c
 }
 
 // tag returns the bits of a hash that an entry of a shard's table keeps:

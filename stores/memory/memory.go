@@ -2,7 +2,6 @@ package memory
 
 import (
 	"context"
-	"hash/maphash"
 	"sync/atomic"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 
 // Store keeps usage in memory. The zero value is not usable; call [New].
 type Store struct {
-	seed      maphash.Seed
 	retention int64 // nanoseconds; 0 keeps usage aggregates
 	closed    atomic.Bool
 	importing atomic.Pointer[string] // the ID of an import in progress
@@ -43,7 +41,7 @@ var _ core.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New(opts ...Option) *Store {
-	s := &Store{seed: maphash.MakeSeed(), retention: int64(DefaultRetention)}
+	s := &Store{retention: int64(DefaultRetention)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -76,18 +74,21 @@ func (sl *slot) usedFor(w *core.Window) int64 {
 // Deduct implements [core.Store.Deduct].
 func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 	var res core.Result
-	if err := s.check(ctx); err != nil {
+	if err := ctx.Err(); err != nil { // s.check, written out: the charge path
 		return res, err
 	}
-	sh, h := s.shard(op.Client)
-	sh.mu.Lock() // unlocked without defer: nothing below panics
-	sh.deduct(h, op, &res, s.retention)
+	if s.closed.Load() {
+		return res, core.ErrClosed
+	}
+	sh, h, c := s.locate(op) // unlocked without defer: nothing below panics
+	sh.deduct(h, c, op, &res, s.retention)
 	sh.mu.Unlock()
 	return res, nil
 }
 
-// deduct is Deduct under the shard's lock.
-func (sh *shard) deduct(h uint64, op *core.Op, res *core.Result, retention int64) {
+// deduct is Deduct under the shard's lock, for the client c found there
+// (nil if it has no state) whose ID hashes to h.
+func (sh *shard) deduct(h uint64, c *client, op *core.Op, res *core.Result, retention int64) {
 	if op.Key != "" {
 		if r := sh.keyAt(op); r != nil {
 			rec := *r
@@ -100,14 +101,17 @@ func (sh *shard) deduct(h uint64, op *core.Op, res *core.Result, retention int64
 			return
 		}
 	}
-	c := sh.lookup(h, op.Client)
 	cost := op.Cost
 	ok, overflow := true, false
 	ws := op.Windows()
+	// The slots of c's windows, found once: checked here, added to below.
+	var sls [core.MaxQuotas]*slot
 	if c != nil {
 		for i := range ws {
 			w := &ws[i]
-			u := c.slots[w.Period].usedFor(w)
+			sl := &c.slots[w.Period]
+			sls[i] = sl
+			u := sl.usedFor(w)
 			res.Used[i] = u
 			ok = ok && w.Fits(u, cost)
 			overflow = overflow || core.Overflows(u, cost)
@@ -134,8 +138,29 @@ func (sh *shard) deduct(h uint64, op *core.Op, res *core.Result, retention int64
 	if cost > 0 { // a zero cost counts nothing: no state is created
 		if c == nil {
 			c = sh.add(h, op.Client)
+			for i := range ws {
+				sls[i] = &c.slots[ws[i].Period]
+			}
 		}
-		c.chargeWindows(op, res)
+		// Add the cost to every window, replacing the counters of ended
+		// windows, and set the threshold bits reached.
+		for i := range ws {
+			w, sl := &ws[i], sls[i]
+			if !sl.held || w.Start > sl.start {
+				if sl.held && sl.fired != 0 {
+					res.Reset |= 1 << i
+				}
+				*sl = slot{start: w.Start, end: w.End, held: true}
+			}
+			sl.used += cost
+			res.Used[i] = sl.used
+			if l := &w.Levels; l[0]|l[1]|l[2]|l[3] != 0 { // any level set (cheaper than comparing arrays)
+				if bits := w.Reached(sl.used, sl.fired); bits != 0 {
+					sl.fired |= bits
+					res.Fired[i] = bits
+				}
+			}
+		}
 		if agg != nil {
 			*agg += cost
 		} else {
@@ -147,31 +172,7 @@ func (sh *shard) deduct(h uint64, op *core.Op, res *core.Result, retention int64
 	}
 }
 
-// chargeWindows adds op's cost to its windows, replacing the counters of
-// ended windows, and sets the threshold bits reached.
-func (c *client) chargeWindows(op *core.Op, res *core.Result) {
-	ws := op.Windows()
-	for i := range ws {
-		w := &ws[i]
-		sl := &c.slots[w.Period]
-		if !sl.held || w.Start > sl.start {
-			if sl.held && sl.fired != 0 {
-				res.Reset |= 1 << i
-			}
-			*sl = slot{start: w.Start, end: w.End, held: true}
-		}
-		sl.used += op.Cost
-		res.Used[i] = sl.used
-		if l := &w.Levels; l[0]|l[1]|l[2]|l[3] != 0 { // any level set (cheaper than comparing arrays)
-			if bits := w.Reached(sl.used, sl.fired); bits != 0 {
-				sl.fired |= bits
-				res.Fired[i] = bits
-			}
-		}
-	}
-}
-
-// chargeWindows reads the four levels of a window: it fails to compile if
+// deduct reads the four levels of a window: it fails to compile if
 // core.MaxLevels is another number.
 var _ = [1]struct{}{}[core.MaxLevels-4]
 

@@ -40,7 +40,9 @@
 // ID that failed part way is refused to every other import and can be run
 // again). AnyBytes
 // checks labels and client IDs of any bytes through reports, export and
-// import, and Retention the pruning of old usage aggregates, for a store
+// import, ClientHashHint that a [core.Op.ClientHash] that is not the
+// client's hash (any caller may pass one) finds the same client, charges,
+// refunds and keys as the right one, and Retention the pruning of old usage aggregates, for a store
 // that offers it through [Options].Retention (it is skipped otherwise).
 //
 // Some rules the subtests hold every store to, beyond the comments of

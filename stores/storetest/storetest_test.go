@@ -2,6 +2,7 @@ package storetest_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -89,6 +90,7 @@ var brokenStores = []brokenStore{
 
 	// Input and retention.
 	{name: "labels cut at NUL", subtests: []string{"AnyBytes", "LabelReport"}, wrap: func(s core.Store) core.Store { return labelsCut{s} }},
+	{name: "client hash trusted", subtests: []string{"ClientHashHint"}, wrap: func(s core.Store) core.Store { return hintTrusted{s} }},
 	{name: "retention ignored", subtests: []string{"Retention"}, wrap: func(s core.Store) core.Store { return s }, keepsAggregates: true},
 }
 
@@ -309,6 +311,31 @@ func (s cStringIDs) Usage(ctx context.Context, opp *core.Op) (core.Result, error
 func (s cStringIDs) Report(ctx context.Context, q core.ReportQuery) ([]core.UsageRecord, error) {
 	q.Client = cut(q.Client)
 	return s.Store.Report(ctx, q)
+}
+
+// hintTrusted keeps a client's data where a wrong Op.ClientHash points:
+// under another ID.
+type hintTrusted struct{ core.Store }
+
+func hinted(opp *core.Op) *core.Op {
+	if opp.ClientHash == 0 || opp.ClientHash == core.HashClient(opp.Client) {
+		return opp
+	}
+	op := *opp
+	op.Client += fmt.Sprintf("\x00%x", op.ClientHash)
+	return &op
+}
+
+func (s hintTrusted) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
+	return s.Store.Deduct(ctx, hinted(op))
+}
+
+func (s hintTrusted) Refund(ctx context.Context, op *core.Op) error {
+	return s.Store.Refund(ctx, hinted(op))
+}
+
+func (s hintTrusted) Usage(ctx context.Context, op *core.Op) (core.Result, error) {
+	return s.Store.Usage(ctx, hinted(op))
 }
 
 // closeIgnored keeps working after Close.

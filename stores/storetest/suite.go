@@ -138,6 +138,9 @@ var subtests = []struct {
 	// Input of any bytes: input.go.
 	{"AnyBytes", testAnyBytes},
 
+	// A client hash that is not the client's: hint.go.
+	{"ClientHashHint", testClientHashHint},
+
 	// Retention of usage aggregates, where the store offers it: retention.go.
 	{"Retention", testRetention},
 }

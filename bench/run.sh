@@ -112,7 +112,7 @@ if [[ "${REPORT_ONLY:-}" != 1 ]]; then
 		{
 			echo "# The in-process benchmarks of the bare framework, its usual limiter and apibilling with the limiter's headers (none for echo), serially, every variant once per round, compared with benchstat; then each overhead over bare (medians) and its ratio to the limiter's. Wall-clock times on this shared machine move by 10 to 40% between runs: compare within the table."
 			echo "# cd bench && COUNT=${PAIRED_COUNT:-8} BENCHTIME=${PAIRED_BENCHTIME:-500ms} ./paired.sh"
-			COUNT=${PAIRED_COUNT:-8} BENCHTIME=${PAIRED_BENCHTIME:-500ms} RESULTS="$tmp" ./paired.sh 2>&1
+			COUNT=${PAIRED_COUNT:-8} BENCHTIME=${PAIRED_BENCHTIME:-500ms} RESULTS="$tmp" ./paired.sh 2>&1 | grep -v '^go: downloading'
 		} | tee "$RESULTS/paired.txt" >&2
 	fi
 
@@ -125,7 +125,9 @@ if [[ "${REPORT_ONLY:-}" != 1 ]]; then
 		echo "== stores: $name" >&2
 		{
 			printf '# %s\n' "$about"
-			printf '# cd %s && go test -run '"'"'^$'"'"' %s\n' "$dir" "$*"
+			printf '# cd %s && go test -run '"'"'^$'"'"'' "$dir"
+			printf ' %q' "$@"
+			printf '\n'
 			(cd "../$dir" && go test -run '^$' "$@" 2>&1) || true
 		} | tee "$RESULTS/store-$name.txt" >&2
 	}

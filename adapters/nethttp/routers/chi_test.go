@@ -8,6 +8,7 @@ import (
 
 	"github.com/frappy-go/apibilling/adapters/adaptertest"
 	nethttpbilling "github.com/frappy-go/apibilling/adapters/nethttp"
+	"github.com/frappy-go/apibilling/adapters/nethttp/internal/nethttptest"
 )
 
 // chiRoute finds a request's route on router as chi routes it: the raw
@@ -36,14 +37,14 @@ func Chi(t *testing.T, env adaptertest.Env) adaptertest.App {
 	if env.Wiring != adaptertest.RouteLevel {
 		route = chiRoute(router)
 	}
-	bill := middleware(env, route)
+	bill := nethttptest.Middleware(env, route)
 	if env.Wiring != adaptertest.RouteLevel {
 		router.Use(bill.Handler) // before the routes, as chi requires
 	}
-	for _, rt := range routes(env, bill) {
-		router.Method(http.MethodGet, rt.path, rt.h)
+	for _, rt := range nethttptest.Routes(env, bill) {
+		router.Method(http.MethodGet, rt.Path, rt.H)
 	}
-	return app(env, router)
+	return nethttptest.App(env, router)
 }
 
 func TestChi(t *testing.T) { adaptertest.Run(t, Chi) }

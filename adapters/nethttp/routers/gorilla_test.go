@@ -10,6 +10,7 @@ import (
 
 	"github.com/frappy-go/apibilling/adapters/adaptertest"
 	nethttpbilling "github.com/frappy-go/apibilling/adapters/nethttp"
+	"github.com/frappy-go/apibilling/adapters/nethttp/internal/nethttptest"
 )
 
 // gorillaRoute finds a request's route on router as gorilla/mux routes it.
@@ -58,14 +59,14 @@ func Gorilla(t *testing.T, env adaptertest.Env) adaptertest.App {
 	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	})
-	bill := middleware(env, gorillaRoute(router))
-	for _, rt := range routes(env, bill) {
-		router.Handle(rt.path, rt.h).Methods(http.MethodGet)
+	bill := nethttptest.Middleware(env, gorillaRoute(router))
+	for _, rt := range nethttptest.Routes(env, bill) {
+		router.Handle(rt.Path, rt.H).Methods(http.MethodGet)
 	}
 	if env.Wiring == adaptertest.RouteLevel {
-		return app(env, router)
+		return nethttptest.App(env, router)
 	}
-	return app(env, bill.Handler(router))
+	return nethttptest.App(env, bill.Handler(router))
 }
 
 func TestGorilla(t *testing.T) { adaptertest.Run(t, Gorilla) }

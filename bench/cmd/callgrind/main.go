@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/frappy-go/apibilling/bench/internal/cgresult"
+
 	"bufio"
 	"debug/elf"
 	"encoding/json"
@@ -17,42 +19,6 @@ import (
 	"strings"
 	"time"
 )
-
-// Output is the JSON the command writes: cmd/report reads it.
-type Output struct {
-	// N is the number of requests of the shorter run; the longer serves 2N.
-	N int `json:"n"`
-	// Warmup is the number of requests served before either run counts.
-	Warmup   int    `json:"warmup"`
-	Valgrind string `json:"valgrind"`
-	Go       string `json:"go"`
-	// Started is when the measurements started, Unix seconds.
-	Started int64 `json:"started"`
-	// LoadAvg is /proc/loadavg before and after: callgrind's counts do not
-	// depend on it, the time the run took does.
-	LoadAvg  [2]string `json:"loadavg"`
-	Variants []Result  `json:"variants"`
-}
-
-// Result is one variant's figures.
-type Result struct {
-	Name string `json:"name"`
-	// Instructions are callgrind's totals of the runs of N and 2N requests.
-	Instructions [2]int64 `json:"instructions"`
-	// PerRequest is (Instructions[1] - Instructions[0]) / N: the whole
-	// program's instructions, the garbage collector's included (run
-	// stop-the-world, so that its work does not depend on timing).
-	PerRequest float64 `json:"instructions_per_request"`
-	// NoGC are the totals of the same runs with the garbage collector off,
-	// counting only the goroutine that serves the requests; NoGCPerRequest
-	// is their difference per request: the request path alone.
-	NoGC           [2]int64 `json:"instructions_nogc"`
-	NoGCPerRequest float64  `json:"instructions_per_request_nogc"`
-	// Allocs and Bytes are the heap allocations per request, counted
-	// natively (runtime.MemStats) over the same number of requests.
-	Allocs float64 `json:"allocs_per_request"`
-	Bytes  float64 `json:"bytes_per_request"`
-}
 
 func main() {
 	log.SetFlags(0)
@@ -140,7 +106,7 @@ func loop(serve func() error, n int) error {
 }
 
 // measure runs every variant that re matches under callgrind.
-func measure(re *regexp.Regexp, n, warmup int, keep string) (*Output, error) {
+func measure(re *regexp.Regexp, n, warmup int, keep string) (*cgresult.Output, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -161,14 +127,14 @@ func measure(re *regexp.Regexp, n, warmup int, keep string) (*Output, error) {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	o := &Output{N: n, Warmup: warmup, Valgrind: strings.TrimSpace(string(version)),
+	o := &cgresult.Output{N: n, Warmup: warmup, Valgrind: strings.TrimSpace(string(version)),
 		Go: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH, Started: time.Now().Unix()}
 	o.LoadAvg[0] = loadavg()
 	for _, v := range variants {
 		if !re.MatchString(v.name) {
 			continue
 		}
-		r := Result{Name: v.name}
+		r := cgresult.Result{Name: v.name}
 		for i, count := range [2]int{n, 2 * n} {
 			base := filepath.Join(dir, strings.ReplaceAll(v.name, "/", "_")+"."+strconv.Itoa(count))
 			if r.Instructions[i], err = callgrind(self, base+".out", v.name, warmup, count, true); err != nil {

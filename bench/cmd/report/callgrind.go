@@ -2,44 +2,20 @@ package main
 
 import (
 	"fmt"
+	"github.com/frappy-go/apibilling/bench/internal/cgresult"
 	"strings"
 	"time"
 )
 
 // callgrindOutput is the JSON of cmd/callgrind.
-type callgrindOutput struct {
-	N        int               `json:"n"`
-	Warmup   int               `json:"warmup"`
-	Valgrind string            `json:"valgrind"`
-	Go       string            `json:"go"`
-	Started  int64             `json:"started"`
-	LoadAvg  [2]string         `json:"loadavg"`
-	Variants []callgrindResult `json:"variants"`
-}
+type callgrindOutput = cgresult.Output
 
 // callgrindResult is one variant of cmd/callgrind.
-type callgrindResult struct {
-	Name           string   `json:"name"`
-	Instructions   [2]int64 `json:"instructions"`
-	PerRequest     float64  `json:"instructions_per_request"`
-	NoGC           [2]int64 `json:"instructions_nogc"`
-	NoGCPerRequest float64  `json:"instructions_per_request_nogc"`
-	Allocs         float64  `json:"allocs_per_request"`
-	Bytes          float64  `json:"bytes_per_request"`
-}
+type callgrindResult = cgresult.Result
 
 // The target of the core path in instructions: at most this many times a
 // bare mutex-guarded map update.
 const maxCoreOverMap = 3
-
-func (o *callgrindOutput) find(name string) (callgrindResult, bool) {
-	for _, v := range o.Variants {
-		if v.Name == name {
-			return v, true
-		}
-	}
-	return callgrindResult{}, false
-}
 
 // overheadVerdict says how an added cost compares with the anchor's: the
 // spec wants it below the anchor's, and at most half of it as the aim.
@@ -90,7 +66,7 @@ func (r *report) instructions(cg *callgrindOutput, cmd string) string {
 	type cmp struct{ ours, anchor [2]float64 }
 	cmps := map[string]cmp{}
 	for _, fw := range frameworks {
-		bare, ok := cg.find(fw.name + "/bare")
+		bare, ok := cg.Find(fw.name + "/bare")
 		if !ok {
 			continue
 		}
@@ -102,7 +78,7 @@ func (r *report) instructions(cg *callgrindOutput, cmd string) string {
 		}
 		var c cmp
 		for _, row := range rows {
-			v, ok := cg.find(fw.name + "/" + row.variant)
+			v, ok := cg.Find(fw.name + "/" + row.variant)
 			if !ok {
 				continue
 			}
@@ -140,14 +116,14 @@ func (r *report) instructions(cg *callgrindOutput, cmd string) string {
 	}
 	p("\n")
 
-	none, ok1 := cg.find("core/none")
+	none, ok1 := cg.Find("core/none")
 	if ok1 {
 		p("The core path alone: `Billing.ChargeInto` on the memory store (one credit, a day and a month quota, a label, into a reused Outcome) ")
 		p("against one update of a mutex-guarded map keyed by the client ID; the empty loop (%s instructions) is subtracted from both.\n\n", num(none.NoGCPerRequest))
 		p("| clients | ChargeInto | mutex-guarded map | ratio (target <= %d) | allocs/request |\n|---|--:|--:|--:|--:|\n", maxCoreOverMap)
 		for _, c := range []struct{ suffix, words string }{{"", "1"}, {"-10k", "10,000 in turn"}} {
-			ch, ok2 := cg.find("core/charge" + c.suffix)
-			mp, ok3 := cg.find("core/map" + c.suffix)
+			ch, ok2 := cg.Find("core/charge" + c.suffix)
+			mp, ok3 := cg.Find("core/map" + c.suffix)
 			if !ok2 || !ok3 {
 				continue
 			}

@@ -43,10 +43,7 @@ Example:
 
 func runClients(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("clients", flag.ContinueOnError)
-	var a storeArg
-	a.flag, a.prefixFlag = "store", "prefix"
-	fs.StringVar(&a.url, "store", "", "")
-	fs.StringVar(&a.prefix, "prefix", "", "")
+	a := storeFlags(fs, "store", "prefix")
 	file := fs.String("clients", "", "")
 	format := fs.String("format", "table", "")
 	if err := noArgs(fs, args); err != nil {
@@ -58,14 +55,14 @@ func runClients(ctx context.Context, e *env, args []string) error {
 	if *file == "" {
 		return usagef("-clients is required: the app's clients file (JSON)")
 	}
-	if a.url == "" {
-		return usagef("-store is required: the store URL, such as apibilling.db or redis://127.0.0.1:6379/0")
+	if err := a.required(); err != nil {
+		return err
 	}
 	f, err := clientsfile.Load(*file)
 	if err != nil {
 		return fmt.Errorf("%w (fix the file, or pass the file the app runs with)", err)
 	}
-	s, err := openStore(ctx, e, a, mustExist)
+	s, err := openStore(ctx, e, *a, mustExist)
 	if err != nil {
 		return err
 	}

@@ -92,12 +92,7 @@ func (m *migration) logf(format string, args ...any) {
 func runMigrate(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	m := &migration{e: e}
-	m.from = storeArg{flag: "from", prefixFlag: "from-prefix"}
-	m.to = storeArg{flag: "to", prefixFlag: "to-prefix"}
-	fs.StringVar(&m.from.url, "from", "", "")
-	fs.StringVar(&m.from.prefix, "from-prefix", "", "")
-	fs.StringVar(&m.to.url, "to", "", "")
-	fs.StringVar(&m.to.prefix, "to-prefix", "", "")
+	from, to := storeFlags(fs, "from", "from-prefix"), storeFlags(fs, "to", "to-prefix")
 	merge := fs.Bool("merge", false, "")
 	format := fs.String("format", "table", "")
 	summary := fs.Bool("summary", false, "")
@@ -112,6 +107,7 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	if m.mode, err = parseProgress(*prog, e.stderrTTY); err != nil {
 		return err
 	}
+	m.from, m.to = *from, *to
 	if m.from.url == "" || m.to.url == "" {
 		return usagef("-from and -to are required: the store to copy and the store to copy into")
 	}

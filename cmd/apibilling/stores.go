@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
@@ -53,13 +54,30 @@ type storeArg struct {
 	url, prefix      string
 }
 
+// storeFlags binds a store's URL flag (name) and its prefix flag
+// (prefixName) of fs to a new storeArg.
+func storeFlags(fs *flag.FlagSet, name, prefixName string) *storeArg {
+	a := &storeArg{flag: name, prefixFlag: prefixName}
+	fs.StringVar(&a.url, name, "", "")
+	fs.StringVar(&a.prefix, prefixName, "", "")
+	return a
+}
+
+// required returns the usage error of a store URL flag not given, or nil.
+func (a *storeArg) required() error {
+	if a.url == "" {
+		return usagef("-%s is required: the store URL, such as apibilling.db or redis://127.0.0.1:6379/0", a.flag)
+	}
+	return nil
+}
+
 // openStore opens the store that a names. Its password joins e.secrets
 // first, so that no error prints it.
 func openStore(ctx context.Context, e *env, a storeArg, mode openMode) (core.Store, error) {
-	flagName, rawURL, prefix := a.flag, a.url, a.prefix
-	if rawURL == "" {
-		return nil, usagef("-%s is required: the store URL, such as apibilling.db or redis://127.0.0.1:6379/0", flagName)
+	if err := a.required(); err != nil {
+		return nil, err
 	}
+	flagName, rawURL, prefix := a.flag, a.url, a.prefix
 	e.secrets = append(e.secrets, secretsOf(rawURL)...)
 	kind, rest, err := storeurl.Parse(rawURL)
 	if err != nil {

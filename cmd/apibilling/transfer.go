@@ -117,10 +117,7 @@ func (s countingStore) Export(ctx context.Context, fn func(*core.Record) error) 
 
 func runExport(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
-	var a storeArg
-	a.flag, a.prefixFlag = "store", "prefix"
-	fs.StringVar(&a.url, "store", "", "")
-	fs.StringVar(&a.prefix, "prefix", "", "")
+	a := storeFlags(fs, "store", "prefix")
 	out := fs.String("o", "", "")
 	format := fs.String("format", "text", "")
 	prog := fs.String("progress", "auto", "")
@@ -137,10 +134,7 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	if *out == "" {
 		return usagef("-o is required: the snapshot file to write, or - for stdout")
 	}
-	if a.url == "" {
-		return usagef("-store is required: the store URL, such as apibilling.db or redis://127.0.0.1:6379/0")
-	}
-	s, err := openStore(ctx, e, a, mustExist)
+	s, err := openStore(ctx, e, *a, mustExist) // -store is required
 	if err != nil {
 		return err
 	}
@@ -212,10 +206,7 @@ func readHeader(r *bufio.Reader) (snapshot.Header, []byte, error) {
 
 func runImport(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	var a storeArg
-	a.flag, a.prefixFlag = "store", "prefix"
-	fs.StringVar(&a.url, "store", "", "")
-	fs.StringVar(&a.prefix, "prefix", "", "")
+	a := storeFlags(fs, "store", "prefix")
 	in := fs.String("i", "", "")
 	merge := fs.Bool("merge", false, "")
 	format := fs.String("format", "text", "")
@@ -233,8 +224,8 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	if *in == "" {
 		return usagef("-i is required: the snapshot file to read, or - for stdin")
 	}
-	if a.url == "" {
-		return usagef("-store is required: the store URL, such as apibilling.db or redis://127.0.0.1:6379/0")
+	if err := a.required(); err != nil {
+		return err
 	}
 	var r io.Reader = e.stdin
 	var size int64
@@ -255,7 +246,7 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *in, err)
 	}
-	s, err := openStore(ctx, e, a, mayCreate)
+	s, err := openStore(ctx, e, *a, mayCreate)
 	if err != nil {
 		return err
 	}

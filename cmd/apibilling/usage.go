@@ -52,10 +52,7 @@ const maxUsageRange = 100 * 366 * 24 * time.Hour
 
 func runUsage(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("usage", flag.ContinueOnError)
-	var a storeArg
-	a.flag, a.prefixFlag = "store", "prefix"
-	fs.StringVar(&a.url, "store", "", "")
-	fs.StringVar(&a.prefix, "prefix", "", "")
+	a := storeFlags(fs, "store", "prefix")
 	from := fs.String("from", "", "")
 	to := fs.String("to", "", "")
 	tz := fs.String("tz", "", "")
@@ -84,10 +81,7 @@ func runUsage(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	if a.url == "" {
-		return usagef("-store is required: the store URL, such as apibilling.db or redis://127.0.0.1:6379/0")
-	}
-	s, err := openStore(ctx, e, a, mustExist)
+	s, err := openStore(ctx, e, *a, mustExist) // -store is required
 	if err != nil {
 		return err
 	}

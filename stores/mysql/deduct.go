@@ -251,7 +251,7 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 	}
 	res.Reset = uint8(reset)
 	if op.Key != "" && res.OK && s.keyed.Add(1)%1024 == 0 {
-		s.kickPruner()
+		s.pruner.Kick()
 	}
 	return res, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/stores/internal/pruner"
 	gomysql "github.com/go-sql-driver/mysql"
 )
 
@@ -31,12 +32,11 @@ type Store struct {
 	batch     int
 	q         queries
 
-	closed   atomic.Bool
-	stop     chan struct{} // closed by Close: stops the pruner
-	done     sync.WaitGroup
-	kick     chan struct{} // asks the pruner for a pass now
-	keyed    atomic.Uint64 // keyed deductions, to kick the pruner now and then
-	pruneErr atomic.Pointer[error]
+	closed atomic.Bool
+	stop   chan struct{} // closed by Close: stops the pruner
+	done   sync.WaitGroup
+	pruner *pruner.Pruner
+	keyed  atomic.Uint64 // keyed deductions, to kick the pruner now and then
 }
 
 var _ core.Store = (*Store)(nil)
@@ -84,7 +84,7 @@ func New(ctx context.Context, db *sql.DB, opts *Options) (*Store, error) {
 		lockWait: max(int64((o.Timeout+time.Second-1)/time.Second), 1),
 		batch:    o.PruneBatch,
 		stop:     make(chan struct{}),
-		kick:     make(chan struct{}, 1),
+		pruner:   pruner.New(),
 	}
 	if o.Retention > 0 {
 		s.retention = int64(o.Retention)
@@ -99,7 +99,13 @@ func New(ctx context.Context, db *sql.DB, opts *Options) (*Store, error) {
 	s.prepareQueries()
 	if o.PruneInterval > 0 {
 		s.done.Add(1)
-		go s.pruneLoop(o.PruneInterval)
+		go func() {
+			defer s.done.Done()
+			s.pruner.Run(o.PruneInterval, s.stop, func(ctx context.Context) error {
+				_, err := s.Prune(ctx, time.Now())
+				return err
+			})
+		}()
 	}
 	return s, nil
 }

@@ -251,7 +251,7 @@ func (s *Store) deductResult(op *core.Op, row *deductRow) (core.Result, error) {
 	}
 	res.Reset = uint8(row.reset)
 	if op.Key != "" && res.OK && s.keyed.Add(1)%1024 == 0 {
-		s.kickPruner()
+		s.pruner.Kick()
 	}
 	return res, nil
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"math"
 	"time"
 
@@ -63,46 +62,6 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (Pruned, error) {
 	return p, nil
 }
 
-// kickPruner asks the pruning goroutine for a pass now, if it runs and is
-// not pruning already.
-func (s *Store) kickPruner() {
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
-}
-
-// pruneLoop calls Prune every interval and when kicked, until Close.
-func (s *Store) pruneLoop(interval time.Duration) {
-	defer s.done.Done()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-s.stop
-		cancel()
-	}()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		case <-s.kick:
-		}
-		if _, err := s.Prune(ctx, time.Now()); err != nil && !errors.Is(err, context.Canceled) {
-			s.pruneErr.Store(&err)
-		} else {
-			s.pruneErr.Store(nil)
-		}
-	}
-}
-
 // PruneError returns the error of the last pruning pass of the store's
 // goroutine, or nil if it succeeded (or none ran yet).
-func (s *Store) PruneError() error {
-	if p := s.pruneErr.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
+func (s *Store) PruneError() error { return s.pruner.Err() }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/stores/internal/pruner"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -38,11 +39,10 @@ type Store struct {
 	explicitTx atomic.Bool
 	closed     atomic.Bool
 
-	stop     chan struct{} // closed by Close: stops the pruner
-	done     sync.WaitGroup
-	kick     chan struct{} // asks the pruner for a pass now
-	keyed    atomic.Uint64 // keyed deductions, to kick the pruner now and then
-	pruneErr atomic.Pointer[error]
+	stop   chan struct{} // closed by Close: stops the pruner
+	done   sync.WaitGroup
+	pruner *pruner.Pruner
+	keyed  atomic.Uint64 // keyed deductions, to kick the pruner now and then
 }
 
 var _ core.Store = (*Store)(nil)
@@ -88,7 +88,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 		lockWait: strconv.FormatInt(max(o.Timeout.Milliseconds(), 1), 10) + "ms",
 		batch:    o.PruneBatch,
 		stop:     make(chan struct{}),
-		kick:     make(chan struct{}, 1),
+		pruner:   pruner.New(),
 	}
 	if !o.NoGroupCommit {
 		s.gc = &groupCommit{}
@@ -110,7 +110,13 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 	s.prepareQueries()
 	if o.PruneInterval > 0 {
 		s.done.Add(1)
-		go s.pruneLoop(o.PruneInterval)
+		go func() {
+			defer s.done.Done()
+			s.pruner.Run(o.PruneInterval, s.stop, func(ctx context.Context) error {
+				_, err := s.Prune(ctx, time.Now())
+				return err
+			})
+		}()
 	}
 	return s, nil
 }

@@ -1,0 +1,67 @@
+// Package pruner runs a store's pruning of old usage and expired keys in a
+// goroutine of its own: every interval, and at once when the store asks
+// (after many keyed deductions, say), never two passes at a time. The SQL
+// stores share it.
+package pruner
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+)
+
+// Pruner asks for pruning passes and keeps the last one's error. The zero
+// value is not usable: call New.
+type Pruner struct {
+	kick chan struct{}
+	err  atomic.Pointer[error]
+}
+
+// New returns a Pruner that has not started.
+func New() *Pruner { return &Pruner{kick: make(chan struct{}, 1)} }
+
+// Kick asks for a pass now, unless one is asked for already. It never
+// blocks, and does nothing when Run is not running.
+func (p *Pruner) Kick() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run calls prune every interval and when kicked, until stop is closed;
+// the context it passes is cancelled then. An error other than the
+// cancellation is kept for Err until a pass succeeds.
+func (p *Pruner) Run(interval time.Duration, stop <-chan struct{}, prune func(context.Context) error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-stop
+		cancel()
+	}()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		case <-p.kick:
+		}
+		if err := prune(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			p.err.Store(&err)
+		} else {
+			p.err.Store(nil)
+		}
+	}
+}
+
+// Err returns the error of the last pass, or nil if it succeeded (or none
+// ran yet).
+func (p *Pruner) Err() error {
+	if e := p.err.Load(); e != nil {
+		return *e
+	}
+	return nil
+}

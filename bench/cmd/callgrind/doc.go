@@ -28,6 +28,11 @@
 // mutex-guarded map update keyed by the client ID) and "charge"
 // (core.Billing.ChargeInto on the memory store, a day and a month quota),
 // with one client and with 10,000 taken in turn ("map-10k", "charge-10k").
+// Two floors show the least the targets allow: "echo/floor" and
+// "echo/floor-noset" (apps.EchoFloor: a hand-written echo middleware that
+// charges into a pooled outcome, with and without storing it with c.Set)
+// and "core/floor" (a calendar charge on Go maps: the clock, two window
+// counters and the hour's aggregate by route).
 // Allocations per request are counted natively, from runtime.MemStats.
 //
 // Usage, from the bench module (valgrind must be installed):

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/frappy-go/apibilling/bench/internal/cgresult"
-
 	"bufio"
 	"debug/elf"
 	"encoding/json"
@@ -18,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/frappy-go/apibilling/bench/internal/cgresult"
 )
 
 func main() {

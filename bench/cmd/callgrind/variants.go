@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
@@ -30,6 +31,7 @@ var variants = []variant{
 	{"core/charge", charge(1)},
 	{"core/map-10k", mutexMap(10_000)},
 	{"core/charge-10k", charge(10_000)},
+	{"core/floor", coreFloor},
 
 	{"gin/bare", httpVariant(func() http.Handler { return apps.Gin() })},
 	{"gin/anchor", httpVariant(func() http.Handler { return apps.Gin(apps.UluleGin()) })},
@@ -48,6 +50,8 @@ var variants = []variant{
 	{"echo/billing-all", httpVariant(func() http.Handler {
 		return apps.Echo(apps.EchoBilling(apps.MemoryBilling(), apps.AllHeaders))
 	})},
+	{"echo/floor", httpVariant(func() http.Handler { return apps.Echo(apps.EchoFloor(apps.MemoryBilling(), true)) })},
+	{"echo/floor-noset", httpVariant(func() http.Handler { return apps.Echo(apps.EchoFloor(apps.MemoryBilling(), false)) })},
 
 	{"fiber/bare", fiberVariant(func() *fiber.App { return apps.Fiber() })},
 	{"fiber/anchor", fiberVariant(func() *fiber.App { return apps.Fiber(apps.FiberLimiter()) })},
@@ -222,4 +226,47 @@ func fiberVariant(newApp func() *fiber.App) func() (func() error, func()) {
 				_ = app.Shutdown()
 			}
 	}
+}
+
+// coreFloor is the least a charge that keeps calendar usage does, written
+// with Go maps: read the clock, find the client under a mutex, check and
+// add to its two window counters (each started anew when its window has
+// ended) and add to the aggregate of the hour and the route. It has none
+// of ChargeInto's checks, idempotency keys, thresholds or store interface:
+// the floor under the core path's target.
+func coreFloor() (func() error, func()) {
+	type window struct{ end, used, limit int64 }
+	type hourLabel struct {
+		hour  int64
+		label string
+	}
+	type state struct {
+		w     [2]window
+		hours map[hourLabel]int64
+	}
+	var mu sync.Mutex
+	m := map[string]*state{apps.ClientID: {hours: map[hourLabel]int64{}}}
+	id, label := apps.ClientID, apps.Path
+	serve := func() error {
+		t := time.Now().UnixNano()
+		mu.Lock()
+		s := m[id]
+		for i := range s.w {
+			w := &s.w[i]
+			if t >= w.end {
+				w.end, w.used, w.limit = t+int64(24*time.Hour), 0, apps.Limit.Micro()
+			}
+			if w.used+1 > w.limit {
+				mu.Unlock()
+				return fmt.Errorf("refused")
+			}
+		}
+		for i := range s.w {
+			s.w[i].used++
+		}
+		s.hours[hourLabel{t - t%int64(time.Hour), label}]++
+		mu.Unlock()
+		return nil
+	}
+	return serve, nop
 }

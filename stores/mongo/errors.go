@@ -6,35 +6,17 @@ import (
 	"fmt"
 
 	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/stores/internal/storecall"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 )
 
-// storeError is a failure of the server, the network or the context: it
-// matches [core.ErrStoreUnavailable] and its cause with errors.Is, and
-// [core.ErrOutcomeUnknown] too when a write had been sent whose answer
-// was lost.
-type storeError struct {
-	op      string
-	err     error
-	unknown bool
-}
-
-func (e *storeError) Error() string {
-	msg := "apibilling/mongo: " + e.op + ": " + e.err.Error()
-	if e.unknown {
-		msg += " (a write was sent: it may have been applied)"
-	}
-	return msg
-}
-
-func (e *storeError) Unwrap() []error {
-	if e.unknown {
-		return []error{core.ErrStoreUnavailable, core.ErrOutcomeUnknown, e.err}
-	}
-	return []error{core.ErrStoreUnavailable, e.err}
-}
+// errs makes the store's errors: a failure of the server, the network or
+// the context matches [core.ErrStoreUnavailable] and its cause, and
+// [core.ErrOutcomeUnknown] too when a write had been sent whose answer was
+// lost.
+const errs = storecall.Store("mongo")
 
 // errContention is the error of a change that lost the race for a
 // client's document more times than the store retries.
@@ -46,14 +28,14 @@ func opError(op string, err error, sent bool) error {
 	if err == nil {
 		return nil
 	}
-	var se *storeError
+	var se *storecall.Error
 	if errors.As(err, &se) {
 		return err
 	}
 	if errors.Is(err, core.ErrClosed) {
 		return fmt.Errorf("apibilling/mongo: %s: %w", op, err)
 	}
-	return &storeError{op: op, err: err, unknown: sent && !definite(err)}
+	return errs.Err(op, err, sent && !definite(err))
 }
 
 // definite reports whether err says for certain that a write was not

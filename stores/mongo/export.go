@@ -86,7 +86,7 @@ func (s *Store) Export(ctx context.Context, fn func(*core.Record) error) error {
 		return opError("export", err, false)
 	}
 	if err != nil {
-		return &storeError{op: "export", err: err}
+		return errs.Failed("export", err)
 	}
 	return nil
 }
@@ -100,13 +100,7 @@ func (e *stopped) Unwrap() error { return e.err }
 // check reports why an operation without the store's timeout cannot
 // start.
 func (s *Store) check(ctx context.Context, op string) error {
-	if err := ctx.Err(); err != nil {
-		return &storeError{op: op, err: err}
-	}
-	if s.closed.Load() {
-		return fmt.Errorf("apibilling/mongo: %s: %w", op, core.ErrClosed)
-	}
-	return nil
+	return errs.Check(ctx, s.closed.Load(), op)
 }
 
 // writePending writes out a client's pending facts and key entries (not

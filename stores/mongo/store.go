@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/stores/internal/storecall"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -250,13 +251,10 @@ func (s *Store) Close() error {
 // begin checks that the store is open and ctx not done, and returns the
 // context to run operation op under: ctx bounded by the store's timeout.
 func (s *Store) begin(ctx context.Context, op string) (context.Context, context.CancelFunc, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, nil, &storeError{op: op, err: err}
+	if err := s.check(ctx, op); err != nil {
+		return nil, nil, err
 	}
-	if s.closed.Load() {
-		return nil, nil, fmt.Errorf("apibilling/mongo: %s: %w", op, core.ErrClosed)
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := storecall.Bound(ctx, s.timeout)
 	return ctx, cancel, nil
 }
 

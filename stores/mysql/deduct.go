@@ -227,7 +227,7 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 	case statusReplayed, statusConflict:
 		rec, err := k.record(op.Client, op.Key)
 		if err != nil {
-			return res, &storeError{op: "deduct", err: err}
+			return res, errs.Failed("deduct", err)
 		}
 		res.Record = rec
 		res.Replayed = status == statusReplayed
@@ -244,7 +244,7 @@ func (s *Store) Deduct(ctx context.Context, op *core.Op) (core.Result, error) {
 		field, used, _ = bytes.Cut(used, []byte{','})
 		u, err := strconv.ParseInt(string(field), 10, 64)
 		if err != nil {
-			return res, &storeError{op: "deduct", err: fmt.Errorf("usage of window %d: %w", i, err)}
+			return res, errs.Failed("deduct", fmt.Errorf("usage of window %d: %w", i, err))
 		}
 		res.Used[i] = u
 		res.Fired[i] = uint8(fired>>(4*i)) & 0xf

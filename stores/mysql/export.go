@@ -25,19 +25,19 @@ func (s *Store) Export(ctx context.Context, fn func(*core.Record) error) error {
 	}
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
-		return &storeError{op: "export", err: err}
+		return errs.Failed("export", err)
 	}
 	defer tx.Rollback()
 	var fnErr error
 	each := func(query string, dest []any, rec func() *core.Record) error {
 		rows, err := tx.QueryContext(ctx, query)
 		if err != nil {
-			return &storeError{op: "export", err: err}
+			return errs.Failed("export", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
 			if err := rows.Scan(dest...); err != nil {
-				return &storeError{op: "export", err: err}
+				return errs.Failed("export", err)
 			}
 			r := rec()
 			if r == nil {
@@ -48,7 +48,7 @@ func (s *Store) Export(ctx context.Context, fn func(*core.Record) error) error {
 			}
 		}
 		if err := rows.Err(); err != nil {
-			return &storeError{op: "export", err: err}
+			return errs.Failed("export", err)
 		}
 		return nil
 	}
@@ -84,7 +84,7 @@ func (s *Store) Export(ctx context.Context, fn func(*core.Record) error) error {
 		return err
 	}
 	if badKey != nil {
-		return &storeError{op: "export", err: badKey}
+		return errs.Failed("export", badKey)
 	}
 	return nil
 }
@@ -248,18 +248,18 @@ func (s *Store) writeImport(ctx context.Context, stmts [][]byte) error {
 	defer cancel()
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
-		return &storeError{op: "import", err: err}
+		return errs.Failed("import", err)
 	}
 	for _, stmt := range stmts {
 		if _, err := tx.ExecContext(ctx, string(stmt)); err != nil {
 			tx.Rollback()
 			var me *gomysql.MySQLError
-			return &storeError{op: "import", err: err, unknown: !errors.As(err, &me)}
+			return errs.Err("import", err, !errors.As(err, &me))
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		var me *gomysql.MySQLError
-		return &storeError{op: "import", err: err, unknown: !errors.As(err, &me)}
+		return errs.Err("import", err, !errors.As(err, &me))
 	}
 	return nil
 }

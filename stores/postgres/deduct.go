@@ -230,7 +230,7 @@ func (s *Store) deductResult(op *core.Op, row *deductRow) (core.Result, error) {
 	case statusReplayed, statusConflict:
 		rec, err := row.k.record(op.Client, op.Key)
 		if err != nil {
-			return res, &storeError{op: "deduct", err: err}
+			return res, errs.Failed("deduct", err)
 		}
 		res.Record = rec
 		res.Replayed = row.status == statusReplayed
@@ -243,7 +243,7 @@ func (s *Store) deductResult(op *core.Op, row *deductRow) (core.Result, error) {
 		res.Overflow = true
 	}
 	if len(row.used) != len(ws) {
-		return res, &storeError{op: "deduct", err: fmt.Errorf("%d counters for %d windows", len(row.used), len(ws))}
+		return res, errs.Failed("deduct", fmt.Errorf("%d counters for %d windows", len(row.used), len(ws)))
 	}
 	copy(res.Used[:], row.used)
 	for i := range ws {

@@ -24,7 +24,7 @@ func (s *Store) Export(ctx context.Context, fn func(*core.Record) error) error {
 	}
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return &storeError{op: "export", err: err}
+		return errs.Failed("export", err)
 	}
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
@@ -42,7 +42,7 @@ func (s *Store) Export(ctx context.Context, fn func(*core.Record) error) error {
 		if fnErr != nil {
 			return fnErr
 		}
-		return &storeError{op: "export", err: err}
+		return errs.Failed("export", err)
 	}
 
 	var rec core.Record
@@ -195,7 +195,7 @@ func (s *Store) sendImport(ctx context.Context, b *pgx.Batch) error {
 	defer cancel()
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return &storeError{op: "import", err: err}
+		return errs.Failed("import", err)
 	}
 	defer c.Release()
 	full := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(b.QueuedQueries)+2)}
@@ -203,7 +203,7 @@ func (s *Store) sendImport(ctx context.Context, b *pgx.Batch) error {
 	full.QueuedQueries = append(full.QueuedQueries, b.QueuedQueries...)
 	full.Queue("COMMIT")
 	if err := c.SendBatch(ctx, full).Close(); err != nil {
-		return &storeError{op: "import", err: err, unknown: true}
+		return errs.Err("import", err, true)
 	}
 	return nil
 }

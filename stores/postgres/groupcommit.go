@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/stores/internal/storecall"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -108,7 +109,7 @@ func (s *Store) deductGrouped(ctx context.Context, op *core.Op) (core.Result, er
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
-		return core.Result{}, fmt.Errorf("apibilling/postgres: deduct: %w", core.ErrClosed)
+		return core.Result{}, errs.Closed("deduct")
 	}
 	if !g.inFlight {
 		g.inFlight = true
@@ -117,7 +118,7 @@ func (s *Store) deductGrouped(ctx context.Context, op *core.Op) (core.Result, er
 		s.sendQueued()
 		return res, err
 	}
-	ctx, cancel := s.bound(ctx)
+	ctx, cancel := storecall.Bound(ctx, s.timeout)
 	defer cancel()
 	r := &deductReq{ctx: ctx, op: *op, lock: lockKey(op.Client), done: make(chan struct{})}
 	g.queue = append(g.queue, r)
@@ -134,12 +135,12 @@ func (s *Store) deductGrouped(ctx context.Context, op *core.Op) (core.Result, er
 		}
 		g.mu.Unlock()
 		if state == reqQueued {
-			return core.Result{}, &storeError{op: "deduct", err: ctx.Err()}
+			return core.Result{}, errs.Failed("deduct", ctx.Err())
 		}
 		select {
 		case <-r.done:
 		default:
-			return core.Result{}, &storeError{op: "deduct", err: ctx.Err(), unknown: true}
+			return core.Result{}, errs.Err("deduct", ctx.Err(), true)
 		}
 	}
 	return r.res, r.err
@@ -168,7 +169,7 @@ func (s *Store) sendQueued() {
 func (g *groupCommit) failQueued() {
 	for _, r := range g.queue {
 		r.state = reqSent
-		r.err = fmt.Errorf("apibilling/postgres: deduct: %w", core.ErrClosed)
+		r.err = errs.Closed("deduct")
 		close(r.done)
 	}
 	g.queue = nil
@@ -321,9 +322,9 @@ func (s *Store) sendBatch(arrived []*deductReq) {
 		})
 	})
 	if err != nil {
-		var se *storeError
+		var se *storecall.Error
 		var pe *pgconn.PgError
-		if errors.As(err, &se) && !se.unknown && errors.As(err, &pe) {
+		if errors.As(err, &se) && !se.Unknown && errors.As(err, &pe) {
 			// The server refused the batch and rolled it back: each op
 			// alone, in the order they arrived, so that one that fails on
 			// its own fails alone.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/frappy-go/apibilling/core"
 	"github.com/frappy-go/apibilling/stores/internal/pruner"
+	"github.com/frappy-go/apibilling/stores/internal/storecall"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -168,48 +168,13 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// storeError is a failure of the database or of the context: it matches
-// [core.ErrStoreUnavailable] and its cause with errors.Is, and
-// [core.ErrOutcomeUnknown] when the statement was sent and its reply lost.
-type storeError struct {
-	op      string
-	err     error
-	unknown bool
-}
+// errs makes the store's errors.
+const errs = storecall.Store("postgres")
 
-func (e *storeError) Error() string {
-	if e.unknown {
-		return "apibilling/postgres: " + e.op + ": " + e.err.Error() + " (the statement was sent: it may have been applied)"
-	}
-	return "apibilling/postgres: " + e.op + ": " + e.err.Error()
-}
-
-func (e *storeError) Unwrap() []error {
-	if e.unknown {
-		return []error{core.ErrStoreUnavailable, core.ErrOutcomeUnknown, e.err}
-	}
-	return []error{core.ErrStoreUnavailable, e.err}
-}
-
-// check reports why an operation cannot start: ctx is done or the store
+// check reports why operation op cannot start: ctx is done or the store
 // is closed.
 func (s *Store) check(ctx context.Context, op string) error {
-	if err := ctx.Err(); err != nil {
-		return &storeError{op: op, err: err}
-	}
-	if s.closed.Load() {
-		return fmt.Errorf("apibilling/postgres: %s: %w", op, core.ErrClosed)
-	}
-	return nil
-}
-
-// bound returns ctx bounded by the store's timeout, unless its own
-// deadline comes sooner.
-func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if d, ok := ctx.Deadline(); ok && time.Until(d) <= s.timeout {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, s.timeout)
+	return errs.Check(ctx, s.closed.Load(), op)
 }
 
 // maxAttempts bounds the attempts of one operation: serialization
@@ -233,14 +198,14 @@ func (s *Store) run(ctx context.Context, op string, write bool, f func(ctx conte
 	if err := s.check(ctx, op); err != nil {
 		return err
 	}
-	ctx, cancel := s.bound(ctx)
+	ctx, cancel := storecall.Bound(ctx, s.timeout)
 	defer cancel()
 	var err error
 	for attempt := 1; ; attempt++ {
 		var c *pgxpool.Conn
 		c, err = s.pool.Acquire(ctx)
 		if err != nil {
-			return &storeError{op: op, err: err}
+			return errs.Failed(op, err)
 		}
 		err = f(ctx, c.Conn())
 		c.Release()
@@ -255,29 +220,17 @@ func (s *Store) run(ctx context.Context, op string, write bool, f func(ctx conte
 				s.explicitTx.Store(true)
 			case codeSerialization, codeDeadlock:
 			default:
-				return &storeError{op: op, err: err}
+				return errs.Failed(op, err)
 			}
 		case pgconn.SafeToRetry(err):
 			// Nothing was sent (a connection the server had closed).
 		default:
-			return &storeError{op: op, err: err, unknown: write}
+			return errs.Err(op, err, write)
 		}
 		if attempt == maxAttempts || ctx.Err() != nil {
-			return &storeError{op: op, err: err}
+			return errs.Failed(op, err)
 		}
-		backoff(ctx, attempt)
-	}
-}
-
-// backoff sleeps a little, more after each attempt, at random so that
-// retries spread out.
-func backoff(ctx context.Context, attempt int) {
-	d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
+		storecall.Backoff(ctx, attempt)
 	}
 }
 

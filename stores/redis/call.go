@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/frappy-go/apibilling/core"
+	"github.com/frappy-go/apibilling/stores/internal/storecall"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -127,9 +128,7 @@ func (s *Store) eval(ctx context.Context, op string, sc *script, c *call, writes
 	if err != nil {
 		return nil, err
 	}
-	if cancel != nil {
-		defer cancel()
-	}
+	defer cancel()
 	s.stats.calls.Add(1)
 	if s.counting != nil {
 		sc = s.counting[sc]
@@ -203,29 +202,23 @@ func replyLost(err error) bool {
 }
 
 // begin checks that the store is open and ctx not done, and returns the
-// context to run the operation under: ctx itself when its deadline comes
-// within timeout, else ctx bounded by it.
+// context to run the operation under: ctx bounded by timeout, unless its
+// own deadline comes sooner.
 func (s *Store) begin(ctx context.Context, op string, timeout time.Duration) (context.Context, context.CancelFunc, error) {
 	if err := s.check(ctx, op); err != nil {
 		return nil, nil, err
 	}
-	if d, ok := ctx.Deadline(); ok && time.Until(d) <= timeout {
-		return ctx, nil, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := storecall.Bound(ctx, timeout)
 	return ctx, cancel, nil
 }
+
+// errs makes the store's errors.
+const errs = storecall.Store("redis")
 
 // check reports why an operation cannot start: ctx is done or the store
 // is closed.
 func (s *Store) check(ctx context.Context, op string) error {
-	if err := ctx.Err(); err != nil {
-		return &unavailableError{op: op, err: err}
-	}
-	if s.closed.Load() {
-		return &closedError{op: op}
-	}
-	return nil
+	return errs.Check(ctx, s.closed.Load(), op)
 }
 
 // fail counts a failed call and returns its error.
@@ -234,44 +227,12 @@ func (s *Store) fail(op string, err error, unknown bool) error {
 	if unknown {
 		s.stats.outcomeUnknown.Add(1)
 	}
-	return &unavailableError{op: op, err: err, unknown: unknown}
+	return errs.Err(op, err, unknown)
 }
 
 func (s *Store) badReply(op string, v any) error {
 	return s.fail(op, &replyError{v}, false)
 }
-
-// unavailableError is a failure of Redis or of the context: it matches
-// [core.ErrStoreUnavailable] and its cause with errors.Is, and
-// [core.ErrOutcomeUnknown] when the reply of a command that changes state
-// was lost.
-type unavailableError struct {
-	op      string
-	err     error
-	unknown bool
-}
-
-func (e *unavailableError) Error() string {
-	if e.unknown {
-		return "apibilling/redis: " + e.op + ": the reply was lost, the call may have been applied: " + e.err.Error()
-	}
-	return "apibilling/redis: " + e.op + ": " + e.err.Error()
-}
-
-func (e *unavailableError) Unwrap() []error {
-	if e.unknown {
-		return []error{core.ErrStoreUnavailable, core.ErrOutcomeUnknown, e.err}
-	}
-	return []error{core.ErrStoreUnavailable, e.err}
-}
-
-// closedError is the error of a call after Close.
-type closedError struct{ op string }
-
-func (e *closedError) Error() string {
-	return "apibilling/redis: " + e.op + ": " + core.ErrClosed.Error()
-}
-func (e *closedError) Unwrap() []error { return []error{core.ErrStoreUnavailable, core.ErrClosed} }
 
 // replyError is a reply the store cannot read.
 type replyError struct{ v any }

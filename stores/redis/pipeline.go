@@ -37,9 +37,7 @@ func (s *Store) pipelined(ctx context.Context, op string, sc *script, c *call, w
 	if err != nil {
 		return nil, err
 	}
-	if cancel != nil {
-		defer cancel()
-	}
+	defer cancel()
 	p := &s.pipe
 	c.op, c.sc, c.writes = op, sc, writes
 	c.deadline, _ = ctx.Deadline()

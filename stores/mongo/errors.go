@@ -3,7 +3,6 @@ package mongo
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/frappy-go/apibilling/core"
 	"github.com/frappy-go/apibilling/stores/internal/storecall"
@@ -33,7 +32,7 @@ func opError(op string, err error, sent bool) error {
 		return err
 	}
 	if errors.Is(err, core.ErrClosed) {
-		return fmt.Errorf("apibilling/mongo: %s: %w", op, err)
+		return errs.Closed(op) // the store's own check: said once, not wrapped again
 	}
 	return errs.Err(op, err, sent && !definite(err))
 }

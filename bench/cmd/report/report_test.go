@@ -88,6 +88,7 @@ func TestRenderCallgrind(t *testing.T) {
 		{"gin/bare", 2500, 2500, 3}, {"gin/anchor", 12500, 12000, 15}, {"gin/billing", 7000, 6700, 6},
 		{"echo/bare", 2200, 2200, 1}, {"echo/anchor", 4200, 4200, 3}, {"echo/billing", 6600, 6200, 4},
 		{"nethttp/bare", 2200, 2200, 0}, {"nethttp/anchor", 12200, 12000, 11}, {"nethttp/billing", 8200, 8000, 3},
+		{"echo/floor-noset", 3700, 3700, 2}, {"echo/floor", 5000, 4600, 4}, {"core/floor", 600, 616, 0},
 	} {
 		cg.Variants = append(cg.Variants, callgrindResult{Name: v.name, PerRequest: v.gc, NoGCPerRequest: v.nogc, Allocs: v.all})
 	}
@@ -100,6 +101,11 @@ func TestRenderCallgrind(t *testing.T) {
 		"| echo: added instructions below echo's RateLimiter's, same headers; aim <= 0.5 x | 2.20 with GC, 2.00 request path (+4,400 vs +2,000 instructions) | **missed** |",
 		"| nethttp: added instructions below httprate's, same headers; aim <= 0.5 x | 0.60 with GC, 0.59 request path (+6,000 vs +10,000 instructions) | below the peer; **half missed** |",
 		"| core path: <= 3 x a bare mutex-guarded map update (instructions) | 7.00 (1,400 vs 200 instructions) | **missed** |",
+		// The floors: echo's against its RateLimiter (+2,000), the core's against the map.
+		"| identity, charge into a pooled outcome, next; nothing stored for the handler | +1,500 | 0.75 | 2.0 | 0 |",
+		"| the same, and the state stored with echo's c.Set | +2,800 | 1.40 | 4.0 | 0 |",
+		"| apibilling's echo middleware (no headers) | +4,400 | 2.20 | 4.0 | 0 |",
+		"| 1, floor: the least a calendar charge does, with Go maps | 600 | 200 | 3.00 | 0.0 |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/frappy-go/apibilling/core"
 )
@@ -205,7 +206,7 @@ func (h *Handler[C]) inner(io IO[C], c C, st *State) error {
 	if !st.billed { // deferred to this handler, or not charged yet (a route the outer handler could not see)
 		st.charger = h.Meter
 		st.headers.reset(h.Meter)
-		if h.charge(io, c, st, false) {
+		if h.charge(io, c, st, false) && !h.chargeAgain(io, c, st) {
 			return h.respond(io, c, st)
 		}
 		_, err := io.Next(c)
@@ -235,11 +236,42 @@ func (h *Handler[C]) inner(io IO[C], c C, st *State) error {
 	}
 	st.charge.Cost = cost
 	st.charge.Label = h.label(c, r)
-	if h.chargeNow(io, c, st) {
+	if h.chargeNow(io, c, st) && !h.chargeAgain(io, c, st) {
 		return h.respond(io, c, st)
 	}
 	_, err = io.Next(c)
 	return err
+}
+
+// maxKeyWaits bounds how often an inner handler charges again while its
+// idempotency key is held by another request's outer charge.
+const maxKeyWaits = 50
+
+// chargeAgain is called when an inner handler's charge was answered. When
+// the answer is an idempotency conflict with a charge of another cost under
+// the same label, that charge is another request's outer charge of this
+// route with the same key, made before the outer handler learned to leave
+// the route to the inner one: that request's inner handler refunds it (and
+// its key) at once. So the charge is tried again, a millisecond apart, up
+// to [maxKeyWaits] times; chargeAgain reports whether it then passed. A
+// conflict that stays (the key was used for this route at another cost for
+// good) is answered as before.
+func (h *Handler[C]) chargeAgain(io IO[C], c C, st *State) bool {
+	if st.charge.IdempotencyKey == "" {
+		return false
+	}
+	for range maxKeyWaits {
+		var ce *core.IdempotencyConflictError
+		if !errors.As(st.err, &ce) || ce.Label != st.charge.Label || ce.Cost == st.charge.Cost {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+		st.err, st.answer, st.billed = nil, Answer{}, false
+		if !h.chargeNow(io, c, st) {
+			return true
+		}
+	}
+	return false
 }
 
 // charge identifies the client, computes the cost and charges it into st.

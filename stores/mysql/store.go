@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,8 +32,6 @@ type Store struct {
 	q         queries
 
 	closed atomic.Bool
-	stop   chan struct{} // closed by Close: stops the pruner
-	done   sync.WaitGroup
 	pruner *pruner.Pruner
 	keyed  atomic.Uint64 // keyed deductions, to kick the pruner now and then
 }
@@ -83,7 +80,6 @@ func New(ctx context.Context, db *sql.DB, opts *Options) (*Store, error) {
 		timeout:  o.Timeout,
 		lockWait: max(int64((o.Timeout+time.Second-1)/time.Second), 1),
 		batch:    o.PruneBatch,
-		stop:     make(chan struct{}),
 		pruner:   pruner.New(),
 	}
 	if o.Retention > 0 {
@@ -98,14 +94,10 @@ func New(ctx context.Context, db *sql.DB, opts *Options) (*Store, error) {
 	}
 	s.prepareQueries()
 	if o.PruneInterval > 0 {
-		s.done.Add(1)
-		go func() {
-			defer s.done.Done()
-			s.pruner.Run(o.PruneInterval, s.stop, func(ctx context.Context) error {
-				_, err := s.Prune(ctx, time.Now())
-				return err
-			})
-		}()
+		s.pruner.Start(o.PruneInterval, func(ctx context.Context) error {
+			_, err := s.Prune(ctx, time.Now())
+			return err
+		})
 	}
 	return s, nil
 }
@@ -144,8 +136,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	close(s.stop)
-	s.done.Wait()
+	s.pruner.Stop()
 	if s.ownDB {
 		return s.db.Close()
 	}

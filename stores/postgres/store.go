@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,8 +38,6 @@ type Store struct {
 	explicitTx atomic.Bool
 	closed     atomic.Bool
 
-	stop   chan struct{} // closed by Close: stops the pruner
-	done   sync.WaitGroup
 	pruner *pruner.Pruner
 	keyed  atomic.Uint64 // keyed deductions, to kick the pruner now and then
 }
@@ -87,7 +84,6 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 		timeout:  o.Timeout,
 		lockWait: strconv.FormatInt(max(o.Timeout.Milliseconds(), 1), 10) + "ms",
 		batch:    o.PruneBatch,
-		stop:     make(chan struct{}),
 		pruner:   pruner.New(),
 	}
 	if !o.NoGroupCommit {
@@ -109,14 +105,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 	s.lockClass = lockKey("apibilling:" + s.schema + "." + s.prefix)
 	s.prepareQueries()
 	if o.PruneInterval > 0 {
-		s.done.Add(1)
-		go func() {
-			defer s.done.Done()
-			s.pruner.Run(o.PruneInterval, s.stop, func(ctx context.Context) error {
-				_, err := s.Prune(ctx, time.Now())
-				return err
-			})
-		}()
+		s.pruner.Start(o.PruneInterval, func(ctx context.Context) error {
+			_, err := s.Prune(ctx, time.Now())
+			return err
+		})
 	}
 	return s, nil
 }
@@ -159,8 +151,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	close(s.stop)
-	s.done.Wait()
+	s.pruner.Stop()
 	s.closeGroupCommit()
 	if s.ownPool {
 		s.pool.Close()

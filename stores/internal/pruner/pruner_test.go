@@ -8,26 +8,21 @@ import (
 )
 
 // TestRun: a kick runs a pass at once, a failing pass's error is kept
-// until a pass succeeds, and closing stop cancels the pass in progress
-// and ends Run.
+// until a pass succeeds, and Stop cancels the pass in progress and returns
+// once the goroutine has ended.
 func TestRun(t *testing.T) {
 	p := New()
-	stop := make(chan struct{})
 	passes := make(chan chan error)
-	ended := make(chan struct{})
-	go func() {
-		defer close(ended)
-		p.Run(time.Hour, stop, func(ctx context.Context) error {
-			reply := make(chan error)
-			passes <- reply
-			select {
-			case err := <-reply:
-				return err
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}()
+	p.Start(time.Hour, func(ctx context.Context) error {
+		reply := make(chan error)
+		passes <- reply
+		select {
+		case err := <-reply:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
 	cause := errors.New("prune failed")
 	p.Kick()
 	(<-passes) <- cause
@@ -42,10 +37,14 @@ func TestRun(t *testing.T) {
 	if err := p.Err(); err != nil {
 		t.Errorf("Err after a pass that succeeded = %v, want nil", err)
 	}
-	close(stop) // the pass in progress is cancelled: its error is not kept
-	<-ended
+	p.Stop() // the pass in progress is cancelled: its error is not kept
 	if err := p.Err(); err != nil {
 		t.Errorf("Err after a cancelled pass = %v, want nil", err)
 	}
-	p.Kick() // does not block with Run ended
+	p.Kick() // does not block once stopped
+}
+
+// TestStopUnstarted: Stop of a Pruner that never started returns at once.
+func TestStopUnstarted(t *testing.T) {
+	New().Stop()
 }
